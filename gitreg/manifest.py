@@ -1,0 +1,165 @@
+"""The registry's records as frozen dataclasses, and their canonical dict form.
+
+``to_dict`` fixes the key order of every file gitreg writes (so rewriting an unchanged
+record changes no byte); ``from_dict`` expects data that already passed the JSON Schema
+and only converts it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gitreg.errors import UsageError
+
+DEFAULT_STAGES = ("None", "Staging", "Production", "Archived")
+NAME_RULE = "1-128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit"
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_KEY_RE = re.compile(r"[^\x00-\x1f\x7f]{1,250}")
+
+
+def check_name(name: str, what: str = "model name") -> str:
+    """Refuse a model (or alias) name that could escape ``models/`` or confuse git."""
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name in (".", ".."):
+        raise UsageError(f"invalid {what} {name!r}: use {NAME_RULE}")
+    return name
+
+
+def check_key(key: str, what: str = "tag key") -> str:
+    """Tag, metric and param keys: 1-250 printable characters."""
+    if not isinstance(key, str) or not _KEY_RE.fullmatch(key) or key != key.strip():
+        raise UsageError(f"invalid {what} {key!r}: use 1-250 printable characters")
+    return key
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileEntry:
+    """One file of a directory artifact."""
+
+    path: str
+    size: int
+    digest: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "size": self.size, "digest": self.digest}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArtifactRef:
+    """Where a version's bytes live and what they must hash to.
+
+    ``digest`` is ``sha256:<hex>`` of the file, or of the canonical listing of a
+    directory (see store.listing_digest); ``files`` is that listing, empty for a file.
+    """
+
+    uri: str
+    digest: str
+    size: int
+    files: tuple[FileEntry, ...] = ()
+
+    @property
+    def is_dir(self) -> bool:
+        return bool(self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"uri": self.uri, "digest": self.digest, "size": self.size}
+        if self.files:
+            out["files"] = [f.to_dict() for f in self.files]
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ArtifactRef:
+        files = tuple(FileEntry(**f) for f in d.get("files") or ())
+        return cls(uri=d["uri"], digest=d["digest"], size=d["size"], files=files)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelVersion:
+    """One version manifest, ``models/<name>/versions/<version>.yaml``."""
+
+    name: str
+    version: int
+    stage: str
+    artifact: ArtifactRef
+    created_at: str
+    created_by: str
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    lineage: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "stage": self.stage,
+            "description": self.description,
+            "artifact": self.artifact.to_dict(),
+            "metrics": dict(sorted(self.metrics.items())),
+            "params": dict(sorted(self.params.items())),
+            "tags": dict(sorted(self.tags.items())),
+            "lineage": dict(sorted(self.lineage.items())),
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelVersion:
+        return cls(
+            name=d["name"],
+            version=d["version"],
+            stage=d["stage"],
+            artifact=ArtifactRef.from_dict(d["artifact"]),
+            created_at=d["created_at"],
+            created_by=d["created_by"],
+            description=d.get("description") or "",
+            tags=dict(d.get("tags") or {}),
+            metrics=dict(d.get("metrics") or {}),
+            params=dict(d.get("params") or {}),
+            lineage=dict(d.get("lineage") or {}),
+        )
+
+    def evolve(self, **changes: Any) -> ModelVersion:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegisteredModel:
+    """``models/<name>/model.yaml``. ``last_version`` is the highest number ever issued,
+    so a deleted version's number is never given out again."""
+
+    name: str
+    created_at: str
+    created_by: str
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+    last_version: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "tags": dict(sorted(self.tags.items())),
+            "aliases": dict(sorted(self.aliases.items())),
+            "last_version": self.last_version,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RegisteredModel:
+        return cls(
+            name=d["name"],
+            created_at=d["created_at"],
+            created_by=d["created_by"],
+            description=d.get("description") or "",
+            tags=dict(d.get("tags") or {}),
+            aliases=dict(d.get("aliases") or {}),
+            last_version=d.get("last_version", 0),
+        )
+
+    def evolve(self, **changes: Any) -> RegisteredModel:
+        return replace(self, **changes)
