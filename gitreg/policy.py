@@ -1,0 +1,88 @@
+"""gitreg.yaml: the registry's stages, artifact settings and promotion rules.
+
+``Config.from_dict`` takes data that already passed the schema. ``Config.rule`` answers
+"how may model M enter stage S", with per-pattern overrides applied.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitreg.errors import UsageError
+from gitreg.manifest import DEFAULT_STAGES
+
+DEFAULT_STORE = "file://../registry-artifacts"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """How a version may enter one stage."""
+
+    via: str = "commit"  # commit | pull_request
+    from_stages: tuple[str, ...] | None = None  # None: from any stage
+    exclusive: bool = False  # the previous holder is archived in the same commit
+    gates: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], base: Rule | None = None) -> Rule:
+        base = base or cls()
+        return cls(
+            via=d.get("via", base.via),
+            from_stages=tuple(d["from"]) if "from" in d else base.from_stages,
+            exclusive=d.get("exclusive", base.exclusive),
+            gates=tuple(d["gates"]) if "gates" in d else base.gates,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    stages: tuple[str, ...] = DEFAULT_STAGES
+    default_branch: str = "main"
+    store: str = DEFAULT_STORE
+    allowed: tuple[str, ...] = ()
+    storage_options: dict[str, Any] = field(default_factory=dict)
+    promotion: dict[str, Rule] = field(default_factory=dict)
+    overrides: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    webhooks: tuple[dict[str, Any], ...] = ()
+    remote: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Config:
+        artifacts = d.get("artifacts") or {}
+        return cls(
+            stages=tuple(d.get("stages") or DEFAULT_STAGES),
+            default_branch=d.get("default_branch", "main"),
+            store=artifacts.get("store", DEFAULT_STORE),
+            allowed=tuple(artifacts.get("allowed") or ()),
+            storage_options=dict(artifacts.get("storage_options") or {}),
+            promotion={s: Rule.from_dict(r) for s, r in (d.get("promotion") or {}).items()},
+            overrides=dict(d.get("overrides") or {}),
+            webhooks=tuple(d.get("webhooks") or ()),
+            remote=dict(d.get("remote") or {}),
+        )
+
+    @property
+    def initial_stage(self) -> str:
+        return self.stages[0]
+
+    @property
+    def archive_stage(self) -> str | None:
+        """The stage an exclusive promotion sends the previous holder to."""
+        return "Archived" if "Archived" in self.stages else None
+
+    def canonical_stage(self, stage: str) -> str:
+        """The configured spelling of ``stage`` (matched case-insensitively, as MLflow does)."""
+        for s in self.stages:
+            if s.lower() == stage.lower():
+                return s
+        raise UsageError(f"unknown stage {stage!r}: gitreg.yaml allows {', '.join(self.stages)}")
+
+    def rule(self, model: str, stage: str) -> Rule:
+        """The rule for entering ``stage``, with the first matching override applied."""
+        rule = self.promotion.get(stage, Rule())
+        for pattern, stages in self.overrides.items():
+            if fnmatch.fnmatchcase(model, pattern) and stage in stages:
+                return Rule.from_dict(stages[stage], base=rule)
+        return rule

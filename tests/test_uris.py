@@ -1,0 +1,42 @@
+"""models:/ URI parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from gitreg.errors import UsageError
+from gitreg.uris import ModelURI, parse
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("models:/fraud/3", ModelURI("fraud", version=3)),
+        ("models:/fraud/Production", ModelURI("fraud", stage="Production")),
+        ("models:/fraud/latest", ModelURI("fraud", latest=True)),
+        ("models:/fraud/LATEST", ModelURI("fraud", latest=True)),
+        ("models:/fraud@champion", ModelURI("fraud", alias="champion")),
+        ("models:/a.b_c-d/1", ModelURI("a.b_c-d", version=1)),
+        ("models:/fraud/3/", ModelURI("fraud", version=3)),
+    ],
+)
+def test_parse(uri: str, expected: ModelURI) -> None:
+    assert parse(uri) == expected
+    assert parse(str(parse(uri))) == expected
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("runs:/abc/model", "is not a model URI"),
+        ("models:/fraud", "is not a model URI"),
+        ("models:/fraud/1/extra", "is not a model URI"),
+        ("models:/../1", "invalid model name '..'"),
+        ("models:/fraud/0", "versions start at 1"),
+        ("models:/fraud@", "invalid alias ''"),
+        ("models:/fr aud/1", "invalid model name 'fr aud'"),
+    ],
+)
+def test_refusals(uri: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse(uri)
