@@ -33,6 +33,40 @@ def check_key(key: str, what: str = "tag key") -> str:
     return key
 
 
+def _strict(d: Any, required: dict[str, Any], optional: dict[str, Any]) -> dict[str, Any]:
+    """Cheap shape check for the read path: known keys only, each of its type.
+
+    Raises ValueError on the first surprise; the caller then runs the JSON Schema, whose
+    message (with file and line) is what the user sees. Patterns are left to the schema."""
+    if not isinstance(d, dict):
+        raise ValueError("not a mapping")
+    missing = required.keys() - d.keys()
+    if missing:
+        raise ValueError(missing.pop())
+    for key, value in d.items():
+        want = required.get(key, optional.get(key))
+        if want is None or not _is(value, want):
+            raise ValueError(key)
+    return d
+
+
+def _is(value: Any, want: Any) -> bool:
+    if want is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if want is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(want, tuple):  # a map: (value type,)
+        return isinstance(value, dict) and all(
+            isinstance(k, str) and _is(v, want[0]) for k, v in value.items()
+        )
+    if want is list:
+        return isinstance(value, list)
+    return isinstance(value, want)
+
+
+_STRS = (str,)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FileEntry:
     """One file of a directory artifact."""
@@ -70,7 +104,9 @@ class ArtifactRef:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ArtifactRef:
-        files = tuple(FileEntry(**f) for f in d.get("files") or ())
+        _strict(d, {"uri": str, "digest": str, "size": int}, {"files": list})
+        entry = {"path": str, "size": int, "digest": str}
+        files = tuple(FileEntry(**_strict(f, entry, {})) for f in d.get("files") or ())
         return cls(uri=d["uri"], digest=d["digest"], size=d["size"], files=files)
 
 
@@ -107,6 +143,25 @@ class ModelVersion:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelVersion:
+        """From data that passed the schema, or raise ValueError (see ``_strict``)."""
+        _strict(
+            d,
+            {
+                "name": str,
+                "version": int,
+                "stage": str,
+                "artifact": dict,
+                "created_at": str,
+                "created_by": str,
+            },
+            {
+                "description": str,
+                "tags": _STRS,
+                "metrics": (float,),
+                "params": _STRS,
+                "lineage": _STRS,
+            },
+        )
         return cls(
             name=d["name"],
             version=d["version"],
@@ -151,6 +206,12 @@ class RegisteredModel:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RegisteredModel:
+        """From data that passed the schema, or raise ValueError (see ``_strict``)."""
+        _strict(
+            d,
+            {"name": str, "created_at": str, "created_by": str},
+            {"description": str, "tags": _STRS, "aliases": (int,), "last_version": int},
+        )
         return cls(
             name=d["name"],
             created_at=d["created_at"],

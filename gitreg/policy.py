@@ -14,6 +14,7 @@ from gitreg.errors import UsageError
 from gitreg.manifest import DEFAULT_STAGES
 
 DEFAULT_STORE = "file://../registry-artifacts"
+_KEYS = {"stages", "default_branch", "artifacts", "promotion", "overrides", "webhooks", "remote"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,7 +51,15 @@ class Config:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Config:
+        """From gitreg.yaml's data; raises ValueError on a shape the schema would refuse."""
+        if not isinstance(d, dict) or set(d) - _KEYS:
+            raise ValueError("unknown key")
+        stages = d.get("stages", DEFAULT_STAGES)
+        if not isinstance(stages, (list, tuple)) or not all(isinstance(s, str) for s in stages):
+            raise ValueError("stages")
         artifacts = d.get("artifacts") or {}
+        if not isinstance(artifacts, dict) or not isinstance(artifacts.get("store", ""), str):
+            raise ValueError("artifacts")
         return cls(
             stages=tuple(d.get("stages") or DEFAULT_STAGES),
             default_branch=d.get("default_branch", "main"),
