@@ -139,7 +139,9 @@ def _explain(error: Any, doc: Document) -> list[Problem]:
             (doc.line((*path, key)), f"unknown field {_dotted((*path, key))!r}") for key in extra
         ]
     if keyword == "uniqueItems":
-        index = next(i for i, item in enumerate(value) if item in value[:i])
+        index = _first_repeat(value)
+        if index is None:
+            return [(doc.line(path), f"{prefix}items must be unique")]
         message = f"{prefix}{_show(value[index])} is listed more than once"
         return [(doc.line((*path, index)), message)]
     if keyword == "oneOf":
@@ -178,6 +180,21 @@ def _explain_choice(error: Any, doc: Document, prefix: str) -> list[Problem]:
         for problem in _explain(sub, doc)
     ]
     return found or [(doc.line(path), f"{prefix}matches more than one kind of {what}")]
+
+
+def _first_repeat(items: list[Any]) -> int | None:
+    seen: set[Any] = set()
+    unhashable: list[Any] = []
+    for index, item in enumerate(items):
+        try:
+            if item in seen:
+                return index
+            seen.add(item)
+        except TypeError:
+            if item in unhashable:
+                return index
+            unhashable.append(item)
+    return None
 
 
 def _phrase(keyword: str, expected: Any, value: Any) -> str | None:

@@ -11,6 +11,7 @@ canonical text that ``load`` reads back to the same data.
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import re
 import stat
@@ -309,16 +310,20 @@ def _plain(data: Any) -> Any:
     if isinstance(data, Mapping):
         if not all(isinstance(k, str) for k in data):
             raise TypeError("dump: mapping keys must be strings")
-        return {k: _plain(v) for k, v in data.items()}
+        return {str.__str__(k): _plain(v) for k, v in data.items()}
     if isinstance(data, (list, tuple)):
         return [_plain(v) for v in data]
     if data is None or type(data) in (str, bool, int, float):
         return data
-    for kind in (bool, int, float):  # enums and other subclasses, as their plain value
-        if isinstance(data, kind):
-            return kind(data)
+    # Subclasses (enums, numpy scalars) as their plain value; PyYAML knows only exact types.
     if isinstance(data, str):
         return str.__str__(data)
+    if isinstance(data, bool):
+        return bool(data)
+    if isinstance(data, numbers.Integral):
+        return int(data)
+    if isinstance(data, numbers.Real):
+        return float(data)
     raise TypeError(f"dump: cannot write a {type(data).__name__}")
 
 
