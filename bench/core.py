@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from gitreg.manifest import ArtifactRef, ModelVersion, RegisteredModel
-from gitreg.registry import _dump, model_path, version_path
+from gitreg.registry import dump_record, model_path, version_path
 from gitreg.template import init_registry
 
 GIT_ENV = {
@@ -50,7 +50,7 @@ def build(root: Path, versions: int, artifact: Path) -> None:
         )
         path = root / version_path("m", n)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(_dump(mv.to_dict(), "version"))
+        path.write_bytes(dump_record(mv.to_dict(), "version"))
     model = RegisteredModel(
         name="m",
         created_at="2026-11-01T00:00:00Z",
@@ -58,7 +58,7 @@ def build(root: Path, versions: int, artifact: Path) -> None:
         aliases={"champion": 7},
         last_version=versions,
     )
-    (root / model_path("m")).write_bytes(_dump(model.to_dict(), "model"))
+    (root / model_path("m")).write_bytes(dump_record(model.to_dict(), "model"))
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     subprocess.run(["git", "commit", "-qm", "bench data"], cwd=root, check=True)
 

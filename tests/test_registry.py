@@ -171,8 +171,7 @@ def test_resolve_forms_and_as_of(reg: Registry, artifact: Path, tmp_path: Path) 
         reg.at(date="1990-01-01")
     with pytest.raises(NotFound, match="unknown git ref"):
         reg.at(ref="no-such-branch")
-    with pytest.raises(UsageError, match="read-only"):
-        past.register("m", artifact)
+    assert not hasattr(past, "register"), "a view of the past is read-only"
     with pytest.raises(NotFound, match="no version in stage Production"):
         reg.resolve("models:/m/Production")
     with pytest.raises(UsageError, match="not a model URI"):

@@ -1,0 +1,155 @@
+"""The click group, error handling and output helpers every command module shares.
+
+Errors become one sentence on stderr: exit 1 for GitregError, 2 for usage, 3 for a bug
+(details in a log file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from gitreg.errors import GitregError, UsageError
+from gitreg.manifest import ModelVersion, RegisteredModel
+from gitreg.registry import Registry, RegistryView
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Failure(click.ClickException):
+    """A library error, shown as one line with the error's own exit status."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.exit_code = code  # type: ignore[misc]  # click declares it a ClassVar
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"gitreg: error: {self.message}", err=True)
+
+
+class Cli(click.Group):
+    """Turns every library error into one sentence and an exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GitregError as e:
+            raise Failure(str(e), e.exit_code) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise Failure("interrupted", 130) from None
+        except Exception as e:
+            fd, log = tempfile.mkstemp(prefix="gitreg-crash-", suffix=".log")
+            with os.fdopen(fd, "w") as f:
+                traceback.print_exc(file=f)
+            raise Failure(
+                f"internal error ({type(e).__name__}: {e}); details in {log}", 3
+            ) from None
+
+
+def fail(message: str) -> NoReturn:
+    raise UsageError(message)
+
+
+# --- shared options --------------------------------------------------------------------
+
+
+def open_registry(ctx: click.Context) -> Registry:
+    """The registry named by --repo / GITREG_REPO, for commands that write."""
+    return Registry(ctx.obj["repo"])
+
+
+def open_view(ctx: click.Context, ref: str | None = None, at: str | None = None) -> RegistryView:
+    """The registry for commands that read: now, or as of --ref / --at."""
+    reg = Registry(ctx.obj["repo"])
+    return reg.at(ref=ref, date=at) if (ref or at) else reg
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(f)
+
+
+def as_of_options(f: F) -> F:
+    f = click.option(
+        "--at", metavar="DATE", help="Answer as of a date (YYYY-MM-DD, end of day UTC) or time."
+    )(f)
+    return click.option("--ref", metavar="REF", help="Answer as of a git commit, branch or tag.")(f)
+
+
+def version_option(f: F) -> F:
+    return click.option(
+        "--version", "-v", "version", metavar="N", help="Act on version N instead of the model."
+    )(f)
+
+
+def pairs(values: Sequence[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail(f"{what} {item!r} must look like KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def numbers(values: Sequence[str]) -> dict[str, float]:
+    out = {}
+    for key, value in pairs(values, "--metric").items():
+        try:
+            out[key] = float(value) if any(c in value.lower() for c in ".en") else int(value)
+        except ValueError:
+            fail(f"--metric {key}={value}: {value!r} is not a number")
+    return out
+
+
+def emit(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    rows = [[("" if c is None else str(c)) for c in r] for r in rows]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    for r in [list(headers), *rows]:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+def aliases_of(model: RegisteredModel) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for alias, v in sorted(model.aliases.items()):
+        out.setdefault(v, []).append(alias)
+    return out
+
+
+def version_json(mv: ModelVersion, aliases: Sequence[str] = ()) -> dict[str, Any]:
+    return {**mv.to_dict(), "aliases": list(aliases)}
+
+
+def brief(text: str, width: int = 50) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--repo",
+    envvar="GITREG_REPO",
+    default=".",
+    metavar="PATH",
+    show_default=True,
+    help="The registry repository (or set GITREG_REPO).",
+)
+@click.version_option(package_name="gitreg", message="gitreg %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, repo: str) -> None:
+    """gitreg: a model registry whose database is a git repository.
+
+    Every change is a commit; `git log` is the audit trail.
+    """
+    ctx.obj = {"repo": repo}

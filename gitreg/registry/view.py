@@ -1,0 +1,284 @@
+"""RegistryView: every query over a registry, read through a Tree (the work tree or any
+commit), so each can be asked "as of" a ref or a date. Also the file layout and the
+mapping from records to search rows."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gitreg import schema, search, store, uris, yamlio
+from gitreg.errors import (
+    ManifestError,
+    NotFound,
+    UsageError,
+)
+from gitreg.git import Git
+from gitreg.manifest import ModelVersion, RegisteredModel, check_name
+from gitreg.policy import Config
+from gitreg.tree import CommitTree, Tree, WorkTree
+
+CONFIG = "gitreg.yaml"
+MODELS = "models"
+SCHEMA_DIR = ".gitreg/schemas"
+_VERSION_FILE = re.compile(r"[1-9][0-9]*\.yaml")
+_RESERVED_ALIAS = re.compile(r"(latest|[vV][0-9]+)")
+_SCHEMA_REF = {
+    "config": f"{SCHEMA_DIR}/gitreg.schema.json",
+    "model": f"../../{SCHEMA_DIR}/model.schema.json",
+    "version": f"../../../{SCHEMA_DIR}/version.schema.json",
+}
+Progress = Callable[[int], None] | None
+T = TypeVar("T")
+
+
+def model_dir(name: str) -> str:
+    return f"{MODELS}/{name}"
+
+
+def model_path(name: str) -> str:
+    return f"{MODELS}/{name}/model.yaml"
+
+
+def version_path(name: str, version: int) -> str:
+    return f"{MODELS}/{name}/versions/{version}.yaml"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above ``start`` holding gitreg.yaml."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG).is_file():
+            return folder
+    raise NotFound(f"{start} is not inside a gitreg registry (no {CONFIG}); run 'gitreg init'")
+
+
+class RegistryView:
+    """Read-only queries. ``Registry`` adds the writes; ``at()`` gives a view of the past."""
+
+    def __init__(self, root: str | os.PathLike[str] = ".", *, _tree: Tree | None = None) -> None:
+        self.root = find_root(Path(root)) if _tree is None else Path(root)
+        self.tree: Tree = _tree or WorkTree(self.root)
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    @cached_property
+    def git(self) -> Git:
+        return Git(self.root)
+
+    def _doc(self, rel: str) -> yamlio.Document | None:
+        """A registry file, loaded with the hardened loader, or None if it is absent."""
+        raw = self.tree.read(rel)
+        return None if raw is None else yamlio.load(raw, rel)
+
+    def _record(self, doc: yamlio.Document, kind: str, make: Callable[[Any], T]) -> T:
+        """``make(doc.data)``; if the cheap shape check in ``make`` objects, the JSON
+        Schema says exactly what is wrong, and where (it costs ~1 ms a file, so reads
+        skip it; ``check`` and CI run it on every file)."""
+        try:
+            return make(doc.data)
+        except (ValueError, KeyError, TypeError):
+            schema.validate(doc, kind)
+            raise ManifestError(doc.path, None, f"not a valid {kind} file") from None
+
+    @cached_property
+    def config(self) -> Config:
+        doc = self._doc(CONFIG)
+        if doc is None:
+            raise NotFound(f"{self.tree.label} has no {CONFIG}")
+        # Reads need only the stages and the store, which Config.from_dict checks for
+        # itself; writes act on the policy, so _writable() validates all of it.
+        return self._record(doc, "config", Config.from_dict)
+
+    def at(self, ref: str | None = None, date: str | None = None) -> RegistryView:
+        """A read-only view of the registry as commit ``ref`` (or the newest commit on or
+        before ``date``, a date alone meaning the end of that day, UTC) had it."""
+        branch = ref or "HEAD"
+        sha = self.git.commit_before(_as_of(date), branch) if date else None
+        sha = sha or self.git.rev_parse(branch)
+        return RegistryView(self.root, _tree=CommitTree(self.git, sha))
+
+    # --- reads --------------------------------------------------------------------------
+
+    def model_names(self) -> list[str]:
+        return [n for n in self.tree.children(MODELS) if self.tree.read(model_path(n)) is not None]
+
+    def get_model(self, name: str) -> RegisteredModel:
+        doc = self._doc(model_path(check_name(name)))
+        if doc is None:
+            raise NotFound(f"no registered model named {name!r}")
+        model = self._record(doc, "model", RegisteredModel.from_dict)
+        if model.name != name:
+            raise ManifestError(model_path(name), doc.line(["name"]), "name does not match folder")
+        return model
+
+    def list_models(self) -> list[RegisteredModel]:
+        return [self.get_model(n) for n in self.model_names()]
+
+    def version_numbers(self, name: str) -> list[int]:
+        files = self.tree.children(f"{model_dir(name)}/versions")
+        return sorted(int(f[:-5]) for f in files if _VERSION_FILE.fullmatch(f))
+
+    def get_version(self, name: str, version: int | str) -> ModelVersion:
+        number = _version_number(version)
+        rel = version_path(check_name(name), number)
+        doc = self._doc(rel)
+        if doc is None:
+            self.get_model(name)  # "no such model" beats "no such version"
+            raise NotFound(f"{name} has no version {number}")
+        mv = self._record(doc, "version", ModelVersion.from_dict)
+        if (mv.name, mv.version) != (name, number):
+            raise ManifestError(rel, doc.line(["version"]), "name/version do not match the path")
+        return mv
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        return [self.get_version(name, n) for n in self.version_numbers(name)]
+
+    def latest_versions(self, name: str, stages: Iterable[str] | None = None) -> list[ModelVersion]:
+        """The newest version in each stage (each of ``stages``, or every stage in use)."""
+        wanted = [self.config.canonical_stage(s) for s in stages] if stages else None
+        newest: dict[str, ModelVersion] = {}
+        for mv in self.versions(name):
+            if wanted is None or mv.stage in wanted:
+                newest[mv.stage] = mv
+        return sorted(newest.values(), key=lambda mv: mv.version)
+
+    def resolve(self, uri: str) -> ModelVersion:
+        """The version a ``models:/`` URI names."""
+        u = uris.parse(uri)
+        if u.version is not None:
+            return self.get_version(u.name, u.version)
+        if u.alias is not None:
+            model = self.get_model(u.name)
+            if u.alias not in model.aliases:
+                raise NotFound(f"{u.name} has no alias {u.alias!r}")
+            return self.get_version(u.name, model.aliases[u.alias])
+        numbers = self.version_numbers(self.get_model(u.name).name)
+        if u.latest:
+            if not numbers:
+                raise NotFound(f"{u.name} has no versions")
+            return self.get_version(u.name, numbers[-1])
+        stage = self.config.canonical_stage(u.stage or "")
+        for n in reversed(numbers):
+            mv = self.get_version(u.name, n)
+            if mv.stage == stage:
+                return mv
+        raise NotFound(f"{u.name} has no version in stage {stage}")
+
+    def search_versions(
+        self, filter: str = "", order_by: Iterable[str] = (), max_results: int | None = None
+    ) -> list[ModelVersion]:
+        """Versions matching an MLflow filter string (plus stage, metrics, params, aliases)."""
+        flt = search.parse(filter)
+        records = []
+        for model in self.list_models():
+            by_version: dict[int, list[str]] = {}
+            for alias, v in model.aliases.items():
+                by_version.setdefault(v, []).append(alias)
+            for mv in self.versions(model.name):
+                rec = version_record(mv, sorted(by_version.get(mv.version, [])))
+                if flt.matches(rec):
+                    records.append(rec)
+        ordered = search.sort_records(records, list(order_by))
+        return [r["_object"] for r in ordered[:max_results]]
+
+    def search_models(
+        self, filter: str = "", order_by: Iterable[str] = (), max_results: int | None = None
+    ) -> list[RegisteredModel]:
+        flt = search.parse(filter)
+        records = [model_record(m) for m in self.list_models()]
+        ordered = search.sort_records([r for r in records if flt.matches(r)], list(order_by))
+        return [r["_object"] for r in ordered[:max_results]]
+
+    def check(self) -> list[ManifestError]:
+        """Every problem in every registry file, as ``path:line: message`` errors."""
+        from gitreg.check import check_tree
+
+        return check_tree(self.tree)
+
+    def download(self, uri: str, dest: Path, progress: Progress = None) -> ModelVersion:
+        mv = self.resolve(uri)
+        store.download(mv.artifact, dest, self.config.storage_options, progress)
+        return mv
+
+
+# --- module helpers ------------------------------------------------------------------------
+
+
+def version_record(mv: ModelVersion, aliases: list[str]) -> dict[str, Any]:
+    """A version as the search module sees it (MLflow's field names)."""
+    ts = _millis(mv.created_at)
+    return {
+        "name": mv.name,
+        "version_number": mv.version,
+        "stage": mv.stage,
+        "run_id": mv.lineage.get("run_id"),
+        "source_path": mv.artifact.uri,
+        "description": mv.description,
+        "creation_timestamp": ts,
+        "last_updated_timestamp": ts,
+        "tags": mv.tags,
+        "metrics": mv.metrics,
+        "params": mv.params,
+        "aliases": aliases,
+        "_object": mv,
+    }
+
+
+def model_record(model: RegisteredModel) -> dict[str, Any]:
+    ts = _millis(model.created_at)
+    return {
+        "name": model.name,
+        "description": model.description,
+        "creation_timestamp": ts,
+        "last_updated_timestamp": ts,
+        "tags": model.tags,
+        "aliases": sorted(model.aliases),
+        "_object": model,
+    }
+
+
+def _millis(ts: str) -> int:
+    return int(
+        datetime.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+        * 1000
+    )
+
+
+def _as_of(date: str) -> str:
+    """``--at`` as git's ``@<epoch>``: a date alone means the end of that day, UTC; a time
+    without a zone is UTC. Parsed here so a typo is an error, not git's best guess."""
+    text = date.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        text += "T23:59:59"
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
+    except ValueError:
+        raise UsageError(f"invalid date {date!r}: use YYYY-MM-DD or an RFC 3339 time") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return f"@{int(when.timestamp())}"
+
+
+def _version_number(version: int | str) -> int:
+    text = str(version).lstrip("v")
+    if not text.isdigit() or not text.isascii() or int(text) < 1:
+        raise UsageError(f"invalid version {version!r}: versions are whole numbers from 1")
+    return int(text)
+
+
+def dump_record(data: dict[str, Any], kind: str) -> bytes:
+    return yamlio.dump(data, _SCHEMA_REF[kind]).encode()
+
+
+def version_files(versions: Iterable[ModelVersion]) -> dict[str, bytes | None]:
+    return {version_path(v.name, v.version): dump_record(v.to_dict(), "version") for v in versions}

@@ -1,0 +1,351 @@
+"""Registry: the writes. Each changes a few files and makes exactly one commit of exactly
+those paths, with a Gitreg-Op trailer; if anything fails before the commit lands, the
+files are put back as HEAD has them."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from gitreg import schema, store
+from gitreg.errors import AlreadyExists, ArtifactError, Conflict, NotFound, PolicyError, UsageError
+from gitreg.manifest import ModelVersion, RegisteredModel, check_key, check_name
+from gitreg.registry.view import (
+    CONFIG,
+    MODELS,
+    Progress,
+    RegistryView,
+    dump_record,
+    model_dir,
+    model_path,
+    now,
+    version_files,
+    version_path,
+)
+
+_RESERVED_ALIAS = re.compile(r"(latest|[vV][0-9]+)")
+
+
+class Registry(RegistryView):
+    """A registry repository: ``Registry(path)`` reads and writes its work tree."""
+
+    # --- writes --------------------------------------------------------------------------
+
+    def register(
+        self,
+        name: str,
+        artifact: str | os.PathLike[str],
+        *,
+        metrics: Mapping[str, float] | None = None,
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        description: str = "",
+        lineage: Mapping[str, str] | None = None,
+        progress: Progress = None,
+    ) -> ModelVersion:
+        """Register a new version of ``name`` (creating the model on first use).
+
+        ``artifact`` is a local file or folder (copied into the configured store under a
+        content-addressed key) or an fsspec URI (referenced in place). Its digest and size
+        are computed by streaming and recorded in the manifest."""
+        self._writable()
+        check_name(name)
+        metrics = _check_metrics(metrics or {})
+        params = _check_strs(params or {}, "param")
+        tags = _check_strs(tags or {}, "tag")
+        lineage = {k: v for k, v in _check_strs(lineage or {}, "lineage key").items() if v}
+        cfg = self.config
+        try:
+            model = self.get_model(name)
+        except NotFound:
+            model = None
+        ref = self._artifact(name, str(artifact), progress)
+        if model is None:
+            ident = self.git.ident()
+            model = RegisteredModel(
+                name=name, created_at=now(), created_by=ident, last_version=self._max_ever(name)
+            )
+        number = max([model.last_version, *self.version_numbers(name)]) + 1
+        mv = ModelVersion(
+            name=name,
+            version=number,
+            stage=cfg.initial_stage,
+            artifact=ref,
+            created_at=now(),
+            created_by=self.git.ident(),
+            description=description,
+            tags=tags,
+            metrics=metrics,
+            params=params,
+            lineage=lineage,
+        )
+        model = model.evolve(last_version=number)
+        self._commit(
+            f"register {name} v{number}",
+            {model_path(name): dump_record(model.to_dict(), "model"), **version_files([mv])},
+        )
+        return mv
+
+    def transition(
+        self, name: str, version: int | str, stage: str, *, archive_existing: bool = False
+    ) -> ModelVersion:
+        """Move a version to ``stage`` by a direct commit, as gitreg.yaml's policy allows."""
+        self._writable()
+        cfg = self.config
+        stage = cfg.canonical_stage(stage)
+        mv = self.get_version(name, version)
+        if mv.stage == stage:
+            raise Conflict(f"{name} v{mv.version} is already in {stage}")
+        rule = cfg.rule(name, stage)
+        if rule.via == "pull_request":
+            raise PolicyError(
+                f"gitreg.yaml sends {stage} through a pull request; "
+                f"open one with 'gitreg transition {name} {mv.version} {stage} --pr'"
+            )
+        if rule.from_stages is not None and mv.stage not in rule.from_stages:
+            allowed = ", ".join(rule.from_stages)
+            raise PolicyError(
+                f"{name} v{mv.version} is in {mv.stage}; gitreg.yaml allows {stage} "
+                f"only from {allowed}"
+            )
+        changed = [mv.evolve(stage=stage)]
+        lines = []
+        if rule.exclusive or archive_existing:
+            archive = cfg.archive_stage
+            holders = [v for v in self.versions(name) if v.stage == stage]
+            if holders and archive is None:
+                raise PolicyError(f"cannot archive {stage} versions: no Archived stage")
+            for other in holders:
+                changed.append(other.evolve(stage=archive))
+                lines.append(f"{name} v{other.version}: {stage} -> {archive}")
+        message = f"{name} v{mv.version}: {mv.stage} -> {stage}"
+        if lines:
+            message += "\n\n" + "\n".join(lines)
+        self._commit(message, version_files(changed))
+        return changed[0]
+
+    def set_alias(self, name: str, alias: str, version: int | str) -> RegisteredModel:
+        self._writable()
+        check_name(alias, "alias")
+        if _RESERVED_ALIAS.fullmatch(alias):
+            raise UsageError(f"alias {alias!r} is reserved; 'latest' and v<N> name versions")
+        mv = self.get_version(name, version)
+        model = self.get_model(name)
+        old = model.aliases.get(alias)
+        if old == mv.version:
+            return model
+        model = model.evolve(aliases={**model.aliases, alias: mv.version})
+        was = f"v{old} -> " if old else ""
+        self._commit(
+            f"{name}: alias {alias} {was}v{mv.version}",
+            {model_path(name): dump_record(model.to_dict(), "model")},
+        )
+        return model
+
+    def delete_alias(self, name: str, alias: str) -> RegisteredModel:
+        self._writable()
+        model = self.get_model(name)
+        if alias not in model.aliases:
+            raise NotFound(f"{name} has no alias {alias!r}")
+        old = model.aliases[alias]
+        model = model.evolve(aliases={k: v for k, v in model.aliases.items() if k != alias})
+        self._commit(
+            f"{name}: delete alias {alias} (was v{old})",
+            {model_path(name): dump_record(model.to_dict(), "model")},
+        )
+        return model
+
+    def set_tag(self, name: str, key: str, value: str, version: int | str | None = None) -> None:
+        self._writable()
+        check_key(key)
+        _check_strs({key: value}, "tag")
+        self._edit(name, version, f"tag {key}={value}", lambda tags: {**tags, key: value})
+
+    def delete_tag(self, name: str, key: str, version: int | str | None = None) -> None:
+        self._writable()
+
+        def drop(tags: dict[str, str]) -> dict[str, str]:
+            if key not in tags:
+                where = f"{name} v{version}" if version is not None else name
+                raise NotFound(f"{where} has no tag {key!r}")
+            return {k: v for k, v in tags.items() if k != key}
+
+        self._edit(name, version, f"delete tag {key}", drop)
+
+    def describe(self, name: str, text: str, version: int | str | None = None) -> None:
+        self._writable()
+        _check_strs({"description": text}, "description", limit=65536)
+        self._edit(name, version, "edit description", None, description=text)
+
+    def rename(self, old: str, new: str) -> RegisteredModel:
+        self._writable()
+        model = self.get_model(old)
+        check_name(new)
+        if self.tree.read(model_path(new)) is not None or (self.root / model_dir(new)).exists():
+            raise AlreadyExists(f"a model named {new!r} already exists")
+        versions = [v.evolve(name=new) for v in self.versions(old)]
+        renamed = model.evolve(name=new)
+        files: dict[str, bytes | None] = {p: None for p in self._modelversion_files(old)}
+        files[model_path(new)] = dump_record(renamed.to_dict(), "model")
+        files.update(version_files(versions))
+        self._commit(f"rename {old} -> {new}", files)
+        return renamed
+
+    def delete_model(self, name: str) -> None:
+        self._writable()
+        self.get_model(name)
+        self._refuse_protected(self.versions(name))
+        self._commit(f"delete {name}", dict.fromkeys(self._modelversion_files(name)))
+
+    def delete_version(self, name: str, version: int | str) -> None:
+        self._writable()
+        mv = self.get_version(name, version)
+        self._refuse_protected([mv])
+        model = self.get_model(name)
+        aliases = {k: v for k, v in model.aliases.items() if v != mv.version}
+        files: dict[str, bytes | None] = {version_path(name, mv.version): None}
+        if aliases != model.aliases:
+            files[model_path(name)] = dump_record(model.evolve(aliases=aliases).to_dict(), "model")
+        self._commit(f"delete {name} v{mv.version}", files)
+
+    # --- write helpers ----------------------------------------------------------------
+
+    def _writable(self) -> None:
+        doc = self._doc(CONFIG)
+        if doc is not None:
+            schema.validate(doc, "config")
+
+    def _artifact(self, name: str, artifact: str, progress: Progress) -> Any:
+        cfg = self.config
+        if "://" in artifact:
+            store.check_uri(artifact, cfg.allowed)
+            return store.describe(artifact, cfg.storage_options, progress)
+        path = Path(artifact)
+        if not path.exists() and not path.is_symlink():
+            raise ArtifactError(f"no such file or folder: {artifact}")
+        return store.upload(path, self.store_uri(), name, cfg.storage_options, progress)
+
+    def store_uri(self) -> str:
+        """``artifacts.store`` as an absolute URI (``file://../x`` is relative to the repo)."""
+        uri = self.config.store
+        if uri.startswith("file://") and not uri.startswith("file:///"):
+            return (self.root / uri[len("file://") :]).resolve().as_uri()
+        if "://" not in uri:
+            return (self.root / uri).resolve().as_uri()
+        return uri
+
+    def _max_ever(self, name: str) -> int:
+        """The highest version number a model of this name ever had (it may have been
+        deleted), so re-creating it never reissues a number."""
+        out = self.git.run(
+            "log",
+            "--all",
+            "--format=",
+            "--name-only",
+            "--",
+            f"{model_dir(name)}/versions/",
+            check=False,
+        )
+        found = [int(m) for m in re.findall(r"/versions/([1-9][0-9]*)\.yaml$", out, re.M)]
+        return max(found, default=0)
+
+    def _edit(
+        self,
+        name: str,
+        version: int | str | None,
+        what: str,
+        tags: Callable[[dict[str, str]], dict[str, str]] | None,
+        **changes: Any,
+    ) -> None:
+        """Change the tags or description of a model, or of one of its versions."""
+        if version is None:
+            model = self.get_model(name)
+            if tags:
+                changes["tags"] = tags(model.tags)
+            self._commit(
+                f"{name}: {what}",
+                {model_path(name): dump_record(model.evolve(**changes).to_dict(), "model")},
+            )
+        else:
+            mv = self.get_version(name, version)
+            if tags:
+                changes["tags"] = tags(mv.tags)
+            self._commit(f"{name} v{mv.version}: {what}", version_files([mv.evolve(**changes)]))
+
+    def _refuse_protected(self, versions: Iterable[ModelVersion]) -> None:
+        for mv in versions:
+            rule = self.config.rule(mv.name, mv.stage)
+            if mv.stage == "Production" or rule.via == "pull_request":
+                raise PolicyError(
+                    f"{mv.name} v{mv.version} is in {mv.stage} and cannot be deleted; "
+                    "transition it out first"
+                )
+
+    def _modelversion_files(self, name: str) -> list[str]:
+        out = []
+        for folder, _dirs, files in os.walk(self.root / model_dir(name)):
+            rel = Path(folder).relative_to(self.root).as_posix()
+            out += [f"{rel}/{f}" for f in files]
+        return sorted(out)
+
+    def _commit(self, message: str, files: Mapping[str, bytes | None]) -> str:
+        """Write ``files`` (None deletes) and commit exactly those paths, or change nothing."""
+        dirty = self.git.dirty_paths(*files)
+        if dirty:
+            raise Conflict(f"{dirty[0]} has uncommitted changes; commit or discard them first")
+        try:
+            for rel, content in files.items():
+                target = self.root / rel
+                if content is None:
+                    target.unlink(missing_ok=True)
+                    _prune_empty(target.parent, self.root / MODELS)
+                else:
+                    _atomic_write(target, content)
+            return self.git.commit(list(files), f"{message}\n\nGitreg-Op: {uuid.uuid4().hex}")
+        except BaseException:
+            self.git.restore(files)
+            raise
+
+
+def _check_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in metrics.items():
+        check_key(k, "metric name")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise UsageError(f"metric {k} must be a finite number, got {v!r}")
+        out[k] = v
+    return out
+
+
+def _check_strs(values: Mapping[str, Any], what: str, limit: int = 6000) -> dict[str, str]:
+    for k, v in values.items():
+        check_key(k, what)
+        if not isinstance(v, str):
+            raise UsageError(f"{what} {k} must be a string, got {v!r}")
+        if len(v) > limit:
+            raise UsageError(f"{what} {k} is longer than {limit} characters")
+    return dict(values)
+
+
+def _atomic_write(target: Path, content: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".gitreg-tmp-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _prune_empty(folder: Path, stop: Path) -> None:
+    while folder != stop and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
