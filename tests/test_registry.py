@@ -18,6 +18,7 @@ from gitreg.errors import (
     PolicyError,
     UsageError,
 )
+from gitreg.registry import dump_record, model_path, version_path
 from gitreg.template import init_registry
 
 
@@ -245,3 +246,26 @@ def test_production_cannot_be_deleted(tmp_path: Path, artifact: Path) -> None:
 def test_not_a_registry(tmp_path: Path) -> None:
     with pytest.raises(NotFound, match="not inside a gitreg registry"):
         Registry(tmp_path)
+
+
+def test_rewriting_an_unchanged_record_changes_no_byte(reg: Registry, artifact: Path) -> None:
+    reg.register(
+        "m",
+        artifact,
+        metrics={"auc": 0.9, "loss": 1e-05},
+        tags={"v": "1.10", "n": "NO"},
+        description="# Title\n\nline two\n",
+        params={"when": "2024-01-01"},
+    )
+    reg.set_alias("m", "champion", 1)
+    for rel, record in [
+        (version_path("m", 1), reg.get_version("m", 1).to_dict()),
+        (model_path("m"), reg.get_model("m").to_dict()),
+    ]:
+        kind = "version" if "versions/" in rel else "model"
+        assert dump_record(record, kind) == (reg.root / rel).read_bytes()
+    mv = reg.get_version("m", 1)
+    assert mv.tags == {"v": "1.10", "n": "NO"} and mv.params == {"when": "2024-01-01"}
+    before = git(reg.root, "rev-parse", "HEAD")
+    reg.set_alias("m", "champion", 1)
+    assert git(reg.root, "rev-parse", "HEAD") == before, "a no-op write makes no commit"
