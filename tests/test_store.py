@@ -392,7 +392,9 @@ def test_source_changing_during_upload_is_caught(tmp_path: Path, st_: Store) -> 
         if done[0] > size and done[0] - n <= size:  # first chunk of the copy
             with open(src, "r+b") as f:
                 f.seek(2 * MIB)
-                f.write(b"X")
+                byte = f.read(1)
+                f.seek(2 * MIB)
+                f.write(flip_byte(byte))  # a fixed b"X" was already there 1 time in 256
 
     with pytest.raises(ArtifactError, match="changed while it was being uploaded"):
         store.upload(src, st_.uri, "m", progress=tamper)

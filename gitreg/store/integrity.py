@@ -1,0 +1,194 @@
+"""Checking bytes against a manifest entry: ``verify`` / ``verify_detail`` (OK, MISMATCH,
+MISSING) and ``download`` (a temporary copy renamed into place only once it verifies)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Mapping
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from gitreg.errors import AlreadyExists, ArtifactError, DigestMismatch
+from gitreg.manifest import ArtifactRef, FileEntry
+from gitreg.store._io import _NO_PROGRESS, Progress, _errors, _parallel, _Progress, _pump
+from gitreg.store.readers import _Local, _reader, _Remote, listing_digest
+from gitreg.store.uris import _check_rel, _scheme, check_uri, redact
+
+RETRY_DELAYS = (0.1, 0.2, 0.4)  # before MISSING on remote stores (eventual consistency)
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+class Verification(NamedTuple):
+    status: str  # "OK", "MISMATCH" or "MISSING"
+    detail: str  # one sentence, "" when OK
+
+
+def _check_ref(ref: ArtifactRef) -> None:
+    """Refuse a manifest entry that is malformed or does not add up (before any I/O)."""
+    check_uri(ref.uri)
+    shown = redact(ref.uri)
+    for digest in (ref.digest, *(f.digest for f in ref.files)):
+        if not _DIGEST.fullmatch(digest):
+            raise ArtifactError(f"{shown}: unsupported digest {digest!r} (sha256:<64 hex>)")
+    paths = [_check_rel(f.path) for f in ref.files]
+    if len(set(paths)) != len(paths) or any(f.size < 0 for f in ref.files) or ref.size < 0:
+        raise ArtifactError(f"{shown}: the manifest's file list is malformed")
+    if ref.files and listing_digest(ref.files) != ref.digest:
+        raise DigestMismatch(shown, ref.digest, listing_digest(ref.files) + " (file list)")
+    if ref.files and sum(f.size for f in ref.files) != ref.size:
+        raise DigestMismatch(shown, f"size {ref.size}", f"size {sum(f.size for f in ref.files)}")
+
+
+def _check_file(
+    r: _Local | _Remote, entry: FileEntry, have: int | None, shown: str, *,
+    sink: Path | None = None, progress: Progress = _NO_PROGRESS,
+    cancel: threading.Event | None = None,
+) -> str:  # fmt: skip
+    """Size first, then a read bounded by size + 1, then the sha256; optional copy."""
+    with _errors(shown):
+        size = r.size(entry.path) if have is None else have
+        if size != entry.size:
+            raise DigestMismatch(shown, f"size {entry.size}", f"size {size}")
+        with ExitStack() as stack:
+            src = stack.enter_context(r.open(entry.path))
+            if sink is None:
+                hexdigest, size = _pump(src, entry.size + 1, (), progress, cancel)
+            else:
+                sink.parent.mkdir(parents=True, exist_ok=True)
+                out = stack.enter_context(open(sink, "xb"))
+                hexdigest, size = _pump(src, entry.size + 1, (out.write,), progress, cancel)
+                out.flush()
+                os.fsync(out.fileno())
+    if size != entry.size:
+        raise DigestMismatch(shown, f"size {entry.size}", f"size {size}")
+    if "sha256:" + hexdigest != entry.digest:
+        raise DigestMismatch(shown, entry.digest, "sha256:" + hexdigest)
+    return hexdigest
+
+
+def _check(ref: ArtifactRef, r: _Local | _Remote, kind: str, progress: Progress,
+           sink: Path | None = None) -> None:  # fmt: skip
+    """Raise DigestMismatch unless the bytes behind ``r`` are the ones ``ref`` names."""
+    shown = redact(ref.uri)
+    if kind != ("dir" if ref.is_dir else "file"):
+        want, got = ("a folder", "a file") if ref.is_dir else ("a file", "a folder")
+        raise DigestMismatch(shown, want, got)
+    if not ref.is_dir:
+        entry = FileEntry(path="", size=ref.size, digest=ref.digest)
+        _check_file(r, entry, None, shown, sink=sink, progress=progress)
+        return
+    with _errors(shown):
+        have = dict(r.listing())
+    for rel in sorted(set(have) ^ {f.path for f in ref.files}):
+        if rel in have:
+            raise DigestMismatch(f"{shown}/{rel}", "no such file", f"size {have[rel]}")
+        raise DigestMismatch(f"{shown}/{rel}", "a file", "no such file")
+    _parallel(
+        lambda f, cancel: _check_file(
+            r,
+            f,
+            have[f.path],
+            f"{shown}/{f.path}",
+            sink=sink and sink / f.path,
+            progress=progress,
+            cancel=cancel,
+        ),
+        ref.files,
+    )
+
+
+def verify_detail(
+    ref: ArtifactRef, storage_options: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> Verification:  # fmt: skip
+    """("OK" | "MISMATCH" | "MISSING", why). Remote stores are asked up to 1 + 3 times,
+    caches invalidated each time, before MISSING. I/O failures raise ArtifactError."""
+    shown = redact(ref.uri)
+    try:
+        _check_ref(ref)
+        remote = _scheme(ref.uri) != "file" and _scheme(ref.uri) != "memory"
+        for delay in (*(RETRY_DELAYS if remote else ()), None):
+            with _errors(shown):
+                r = _reader(ref.uri, storage_options)
+                kind = r.kind()
+            if kind is not None:
+                _check(ref, r, kind, _Progress(progress))
+                return Verification("OK", "")
+            if delay is not None:
+                time.sleep(delay)
+    except DigestMismatch as e:
+        return Verification("MISMATCH", str(e))
+    return Verification("MISSING", f"{shown} does not exist")
+
+
+def verify(
+    ref: ArtifactRef, storage_options: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> str:  # fmt: skip
+    """Return "OK", "MISMATCH" or "MISSING" (see verify_detail)."""
+    return verify_detail(ref, storage_options, progress).status
+
+
+def download(
+    ref: ArtifactRef, dest: Path, storage_options: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> Path:  # fmt: skip
+    """Copy the artifact to ``dest`` only if every byte verifies; return ``dest``.
+
+    Bytes go to ``.{dest.name}.gitreg-tmp-<random>`` beside ``dest`` and are renamed into
+    place after they verify; on any failure the temporary copy is removed and ``dest`` is
+    untouched. ``dest`` must not exist (a folder artifact may land in an empty folder).
+    """
+    _check_ref(ref)
+    dest = Path(os.path.abspath(dest))
+    if os.path.lexists(dest) and not (
+        ref.is_dir and not dest.is_symlink() and dest.is_dir() and not any(dest.iterdir())
+    ):
+        raise AlreadyExists(f"{dest} already exists; gitreg does not overwrite it")
+    shown = redact(ref.uri)
+    tmp = dest.parent / f".{dest.name}.gitreg-tmp-{os.urandom(6).hex()}"
+    try:
+        with _errors(shown):
+            r = _reader(ref.uri, storage_options)
+            kind = r.kind()
+        if kind is None:
+            raise ArtifactError(f"{shown} does not exist")
+        with _errors(str(dest)):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if ref.is_dir:
+                tmp.mkdir()
+        _check(ref, r, kind, _Progress(progress), sink=tmp)
+        try:
+            if ref.is_dir:
+                if dest.is_dir():
+                    dest.rmdir()
+                os.rename(tmp, dest)
+            else:
+                _publish_file(tmp, dest)
+        except OSError as e:  # dest appeared (or filled up) meanwhile
+            raise AlreadyExists(f"{dest} already exists; gitreg does not overwrite it") from e
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif os.path.lexists(tmp):
+            tmp.unlink()
+    return dest
+
+
+def _publish_file(src: Path, dst: Path) -> None:
+    """Move ``src`` to ``dst`` atomically, never replacing ``dst`` (FileExistsError)."""
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links here: check, then rename
+        if os.path.lexists(dst):
+            raise FileExistsError(dst) from None
+        os.rename(src, dst)
+        return
+    os.unlink(src)

@@ -1,0 +1,167 @@
+"""The read side of an artifact: a local file or folder (lstat only, links never
+followed) or an fsspec location, and ``describe`` (digest and size by streaming)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from gitreg.errors import ArtifactError
+from gitreg.manifest import ArtifactRef, FileEntry
+from gitreg.store._io import (
+    _REMOTE_BLOCK,
+    Progress,
+    _errors,
+    _fs,
+    _open_local,
+    _parallel,
+    _Progress,
+    _pump,
+)
+from gitreg.store.uris import _check_rel, _file_path, _scheme, check_uri, redact
+
+
+def listing_digest(files: Sequence[FileEntry]) -> str:
+    """The digest of a folder: sha256 of its canonical listing (see ``gitreg.store``)."""
+    text = "".join(
+        f"{f.digest.removeprefix('sha256:')}  {f.size}  {f.path}\n"
+        for f in sorted(files, key=lambda f: f.path)
+    )
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _kind(mode: int, shown: str) -> str:
+    if stat.S_ISLNK(mode):
+        raise ArtifactError(f"{shown} is a symbolic link; gitreg does not follow links")
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISREG(mode):
+        return "file"
+    raise ArtifactError(f"{shown} is not a regular file or folder")
+
+
+class _Local:
+    """Read side of a local file or folder: lstat only, links never followed."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, rel: str) -> Path:
+        return self.root / rel if rel else self.root
+
+    def kind(self) -> str | None:
+        try:
+            return _kind(os.lstat(self.root).st_mode, str(self.root))
+        except FileNotFoundError:
+            return None
+
+    def listing(self) -> list[tuple[str, int]]:
+        out, stack = [], [(self.root, "")]
+        while stack:
+            folder, prefix = stack.pop()
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    st = entry.stat(follow_symlinks=False)
+                    if _kind(st.st_mode, entry.path) == "dir":
+                        stack.append((Path(entry.path), f"{prefix}{entry.name}/"))
+                    else:
+                        out.append((_check_rel(prefix + entry.name), st.st_size))
+        return sorted(out)
+
+    def size(self, rel: str) -> int:
+        st = os.lstat(self._path(rel))
+        if _kind(st.st_mode, str(self._path(rel))) != "file":
+            raise ArtifactError(f"{self._path(rel)} is not a regular file")
+        return st.st_size
+
+    def open(self, rel: str) -> IO[bytes]:
+        return _open_local(self._path(rel))
+
+
+class _Remote:
+    """Read side of an fsspec location (caches invalidated when it is made)."""
+
+    def __init__(self, fs: Any, root: str, block: int = _REMOTE_BLOCK) -> None:
+        self.fs, self.root, self.block = fs, root, block
+
+    def _path(self, rel: str) -> str:
+        return f"{self.root}/{rel}" if rel else self.root
+
+    def kind(self) -> str | None:
+        try:
+            info = self.fs.info(self.root)
+        except FileNotFoundError:
+            return None
+        return "dir" if info["type"] == "directory" else "file"
+
+    def listing(self) -> list[tuple[str, int]]:
+        found = self.fs.find(self.root, detail=True)
+        start = len(self.root) + 1
+        return sorted(
+            (_check_rel(name[start:]), int(info["size"]))
+            for name, info in found.items()
+            if info["type"] == "file"
+            and name.startswith(self.root + "/")
+            and not (name.endswith("/") and not info["size"])  # S3 "folder" markers
+        )
+
+    def size(self, rel: str) -> int:
+        return int(self.fs.info(self._path(rel))["size"])
+
+    def open(self, rel: str) -> IO[bytes]:
+        f: IO[bytes] = self.fs.open(self._path(rel), "rb", block_size=self.block)
+        return f
+
+
+def _reader(uri: str, storage_options: Mapping[str, Any] | None) -> _Local | _Remote:
+    if _scheme(uri) == "file":
+        return _Local(_file_path(uri))
+    fs, root = _fs(uri, storage_options)
+    return _Remote(fs, root, (storage_options or {}).get("default_block_size", _REMOTE_BLOCK))
+
+
+# ---------------------------------------------------------------- describe
+
+
+def _describe(r: _Local | _Remote, uri: str, shown: str, progress: Progress) -> ArtifactRef:
+    kind = r.kind()
+    if kind is None:
+        raise ArtifactError(f"{shown} does not exist")
+
+    def one(item: tuple[str, int], cancel: threading.Event) -> FileEntry:
+        with _errors(f"{shown}/{item[0]}" if item[0] else shown), r.open(item[0]) as src:
+            hexdigest, size = _pump(src, None, (), progress, cancel)
+        return FileEntry(path=item[0], size=size, digest="sha256:" + hexdigest)
+
+    if kind == "file":
+        entry = one(("", 0), threading.Event())
+        return ArtifactRef(uri=uri, digest=entry.digest, size=entry.size)
+    listing = r.listing()
+    if not listing:
+        raise ArtifactError(f"{shown} is an empty folder")
+    files = tuple(_parallel(one, listing))
+    return ArtifactRef(
+        uri=uri, digest=listing_digest(files), size=sum(f.size for f in files), files=files
+    )
+
+
+def describe(
+    uri: str, storage_options: Mapping[str, Any] | None = None, progress: Progress | None = None
+) -> ArtifactRef:
+    """Digest and size of the object, or of every file under the folder/prefix, at ``uri``."""
+    check_uri(uri)
+    with _errors(redact(uri)):
+        return _describe(_reader(uri, storage_options), uri, redact(uri), _Progress(progress))
+
+
+def describe_local(path: Path, progress: Progress | None = None) -> ArtifactRef:
+    """Like ``describe`` for a local path, with hashlib and os only (the fast path)."""
+    path = Path(os.path.abspath(path))
+    with _errors(str(path)):
+        uri = (path.parent.resolve() / path.name).as_uri()
+        return _describe(_Local(path), uri, str(path), _Progress(progress))
