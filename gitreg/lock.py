@@ -1,0 +1,172 @@
+"""Crash safety for writes in one clone: the per-repository lock, the write journal, the
+test-only crash points, and the recovery every locked write runs first.
+
+Two gitreg processes in one clone queue on ``.git/gitreg.lock`` (``flock``, released by
+the kernel when a process dies, so a crash never leaves a lock behind). A write records
+the paths it is about to touch in ``.git/gitreg-journal`` before it writes them and drops
+the record once its commit has landed; the next locked write that finds a record put
+those paths back as HEAD has them, unless that commit did land. Stray
+``.gitreg-tmp-*`` files (a write killed between its temporary file and the rename) are
+removed at the same time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache, wraps
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from gitreg.errors import GitError
+from gitreg.git import Git
+
+TMP_PREFIX = ".gitreg-tmp-"
+CRASH_POINTS = ("before_replace", "after_commit_before_push", "after_push")
+_reached: dict[str, int] = {}
+_held: dict[Path, tuple[int, int]] = {}  # git dir -> (fd, depth): the lock is re-entrant
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class HasGit(Protocol):
+    root: Path
+
+    @property
+    def git(self) -> Git: ...
+
+
+def crash_point(name: str) -> None:
+    """Kill this process on the spot if ``GITREG_CRASH_AT`` names this point (tests only);
+    ``name:N`` kills on the N-th time the point is reached."""
+    want, _, nth = os.environ.get("GITREG_CRASH_AT", "").partition(":")
+    if want == name:
+        _reached[name] = _reached.get(name, 0) + 1
+        if _reached[name] >= int(nth or 1):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+@lru_cache(maxsize=64)
+def git_dir(root: Path) -> Path:
+    out = subprocess.run(
+        ["git", "rev-parse", "--absolute-git-dir"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise GitError(f"{root} is not a git work tree")
+    return Path(out.stdout.strip())
+
+
+def lock_timeout() -> float:
+    try:
+        return float(os.environ.get("GITREG_LOCK_TIMEOUT", "120"))
+    except ValueError:
+        return 120.0
+
+
+@contextmanager
+def hold(repo: HasGit, timeout: float | None = None) -> Iterator[None]:
+    """Hold the repository's lock (waiting up to ``timeout`` seconds); the outermost holder
+    first recovers from a write that an earlier process did not finish."""
+    import fcntl
+
+    gdir = git_dir(repo.root)
+    if gdir in _held:
+        fd, depth = _held[gdir]
+        _held[gdir] = (fd, depth + 1)
+        try:
+            yield
+        finally:
+            _held[gdir] = (fd, depth)
+        return
+    wait = lock_timeout() if timeout is None else timeout
+    path = gdir / "gitreg.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise GitError(
+                    f"another gitreg process is writing to this repository (it holds {path}); "
+                    f"gave up after {wait:g} s, try again when it has finished"
+                ) from None
+            time.sleep(0.02)
+    _held[gdir] = (fd, 1)
+    try:
+        recover(repo.git, repo.root, gdir)
+        yield
+    finally:
+        del _held[gdir]
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+def locked(method: F) -> F:
+    """Run a Registry write method under the repository lock."""
+
+    @wraps(method)
+    def wrapper(self: HasGit, *args: Any, **kwargs: Any) -> Any:
+        with hold(self):
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+# --- the journal ---------------------------------------------------------------------------
+
+
+def begin(root: Path, op_id: str, paths: Sequence[str]) -> None:
+    """Record that the write ``op_id`` is about to change ``paths``."""
+    journal = git_dir(root) / "gitreg-journal"
+    tmp = journal.with_name(f"{TMP_PREFIX}journal")
+    tmp.write_text(json.dumps({"op": op_id, "paths": list(paths)}))
+    os.replace(tmp, journal)
+
+
+def end(root: Path) -> None:
+    (git_dir(root) / "gitreg-journal").unlink(missing_ok=True)
+
+
+def recover(git: Git, root: Path, gdir: Path) -> list[str]:
+    """Undo what an interrupted write left behind; returns the paths put back."""
+    restored: list[str] = []
+    journal = gdir / "gitreg-journal"
+    if journal.exists():
+        try:
+            entry = json.loads(journal.read_text())
+            op, paths = str(entry["op"]), [str(p) for p in entry["paths"]]
+        except (ValueError, KeyError, TypeError):
+            op, paths = "", []
+        head = git.run("log", "-1", "--format=%B", "HEAD", check=False)
+        if paths and f"Gitreg-Op: {op}" not in head:
+            git.restore(paths)
+            restored = paths
+            for rel in paths:
+                _prune_empty((root / rel).parent, root / "models")
+        journal.unlink()
+    (gdir / f"{TMP_PREFIX}journal").unlink(missing_ok=True)
+    for folder, dirs, files in os.walk(root):
+        if ".git" in dirs:
+            dirs.remove(".git")
+        for name in files:
+            if name.startswith(TMP_PREFIX):
+                Path(folder, name).unlink(missing_ok=True)
+    return restored
+
+
+def _prune_empty(folder: Path, stop: Path) -> None:
+    while folder != stop and stop in folder.parents and folder.is_dir():
+        if any(folder.iterdir()):
+            return
+        folder.rmdir()
+        folder = folder.parent
