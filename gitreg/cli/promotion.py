@@ -1,0 +1,166 @@
+"""GitOps commands: a transition into a ``via: pull_request`` stage (called by
+``gitreg transition``), ``gitreg rollback``, ``gitreg check --base`` (what CI runs) and
+``gitreg audit``."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import click
+
+from gitreg.cli._base import cli, emit, json_option, open_registry
+
+if TYPE_CHECKING:
+    from gitreg.diffcheck import Report
+    from gitreg.promote import Proposal
+
+
+def propose(
+    ctx: click.Context,
+    name: str,
+    version: str,
+    stage: str,
+    *,
+    ignore_gates: bool,
+    local: bool,
+    as_json: bool,
+) -> None:
+    """``gitreg transition`` into a stage that policy sends through a pull request."""
+    p = open_registry(ctx).propose_transition(
+        name, version, stage, ignore_gates=ignore_gates, push=not local, open_pr=not local
+    )
+    show_proposal(p, as_json)
+
+
+def show_proposal(p: Proposal, as_json: bool) -> None:
+    if as_json:
+        emit(p.to_dict())
+        return
+    for r in p.results:
+        click.echo(f"  {'ok  ' if r.ok else 'FAIL'} {r}")
+    archived = "".join(f"; v{v} -> Archived" for v in p.archived)
+    click.echo(f"{p.name} v{p.version}: {p.from_stage} -> {p.stage}{archived}")
+    where = f", pushed to {p.pushed_to}" if p.pushed_to else ""
+    click.echo(f"branch: {p.branch} ({p.commit[:12]}{where})")
+    if p.url:
+        click.echo(f"pull request: {p.url}")
+    for note in p.notes:
+        click.echo(note)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--stage", default="Production", show_default=True, help="The stage to restore.")
+@click.option("--local", is_flag=True, help="Prepare the branch only: no push, no pull request.")
+@json_option
+@click.pass_context
+def rollback(ctx: click.Context, name: str, stage: str, local: bool, as_json: bool) -> None:
+    """Prepare a pull request that brings back the previous Production version.
+
+    The branch (rollback/NAME-vN-production) starts from the default branch and archives
+    the current holder; your checkout is untouched.
+
+    \b
+    Example:
+      gitreg rollback fraud-detector
+    """
+    reg = open_registry(ctx)
+    show_proposal(reg.propose_rollback(name, stage, push=not local, open_pr=not local), as_json)
+
+
+def check_base(ctx: click.Context, base: str, head: str, fmt: str, verify_artifacts: bool) -> None:
+    """``gitreg check --base``: judge base...head; exit 1 on any finding."""
+    from gitreg.diffcheck import check_diff
+
+    report = check_diff(open_registry(ctx).git, base, head, verify=verify_artifacts)
+    if fmt == "json":
+        emit(report.to_dict())
+    elif fmt == "github":
+        _github(report)
+    else:
+        for f in report.findings:
+            click.echo(str(f))
+        for t in report.transitions:
+            passed = sum(r.ok for r in t.results)
+            click.echo(
+                f"{t.name} v{t.version}: {t.from_stage} -> {t.to_stage} "
+                f"({passed}/{len(t.results)} gates pass)"
+            )
+        if report.ok:
+            click.echo(f"ok: {len(report.changed)} changed files since {report.merge_base[:12]}")
+    if not report.ok:
+        ctx.exit(1)
+
+
+def _escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def _github(report: Report) -> None:
+    """Workflow commands (one ``::error`` per finding) and a step summary table."""
+    for f in report.findings:
+        where = f"file={_escape(f.path, True)}" + (f",line={f.line}" if f.line else "")
+        click.echo(
+            f"::error {where},title={_escape('gitreg ' + f.rule, True)}::{_escape(f.message)}"
+        )
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not summary:
+        return
+    verdict = "✅ passed" if report.ok else f"❌ {len(report.findings)} problem(s)"
+    lines = [f"### gitreg check: {verdict}", ""]
+    if report.transitions:
+        lines += ["| model | version | transition | gate | | result |", "|---|---|---|---|:-:|---|"]
+        for t in report.transitions:
+            for r in t.results or ():
+                lines.append(
+                    f"| {t.name} | v{t.version} | {t.from_stage} → {t.to_stage} | "
+                    f"{_cell(f'{r.gate} {r.subject}'.strip())} | {'✅' if r.ok else '❌'} | "
+                    f"{_cell(r.detail)} |"
+                )
+            if not t.results:
+                lines.append(
+                    f"| {t.name} | v{t.version} | {t.from_stage} → {t.to_stage} | (none) | | |"
+                )
+        lines.append("")
+    if report.findings:
+        lines += ["| file | line | rule | problem |", "|---|---:|---|---|"]
+        for f in report.findings:
+            lines.append(f"| {_cell(f.path)} | {f.line or ''} | {f.rule} | {_cell(f.message)} |")
+        lines.append("")
+    with open(summary, "a", encoding="utf-8") as out:
+        out.write("\n".join(lines) + "\n")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+@cli.command()
+@click.option("--since", metavar="REF", help="Audit only commits after REF (must be an ancestor).")
+@click.option("--branch", metavar="BRANCH", help="The branch to audit (default: gitreg.yaml's).")
+@json_option
+@click.pass_context
+def audit(ctx: click.Context, since: str | None, branch: str | None, as_json: bool) -> None:
+    """Flag Production changes that skipped a pull request, and unsigned commits.
+
+    Walks the default branch's whole first-parent history; exits 1 on any finding.
+
+    \b
+    Example:
+      gitreg audit --since v1.0 --json
+    """
+    from gitreg.audit import audit as run_audit
+
+    reg = open_registry(ctx)
+    report = run_audit(reg.git, branch or reg.config.default_branch, since=since)
+    if as_json:
+        emit(report.to_dict())
+    else:
+        for f in report.findings:
+            click.echo(str(f))
+        if report.ok:
+            click.echo(f"ok: {report.commits} commits on {report.branch} audited")
+    if not report.ok:
+        ctx.exit(1)

@@ -1,0 +1,361 @@
+"""``gitreg check --base REF``: what CI runs on a pull request. It judges the whole diff
+base...head (from their merge base to head, as GitHub shows it) with the policy read from
+the BASE commit, so a pull request cannot weaken the rules it is judged by.
+
+It fails on: schema problems anywhere in head; a changed immutable field (named); a new
+version not numbered above every number ever issued; anything but a regular file under
+``models/`` (symlink, submodule, executable); a transition the base policy does not allow
+or whose gates fail; two holders of an exclusive stage; deleting a protected version; and
+a change to ``gitreg.yaml``, ``.github/`` or a CODEOWNERS file together with a move into a
+``via: pull_request`` stage (policy changes are reviewed on their own).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitreg import gates, schema, yamlio
+from gitreg.check import check_tree
+from gitreg.errors import ManifestError, NotFound
+from gitreg.gates import GateResult
+from gitreg.git import Git
+from gitreg.manifest import ModelVersion
+from gitreg.policy import Config
+from gitreg.registry.view import RegistryView
+from gitreg.stage_history import gate_context
+from gitreg.tree import CommitTree
+
+_VERSION = re.compile(r"models/([^/]+)/versions/([1-9][0-9]*)\.yaml")
+_MODEL = re.compile(r"models/([^/]+)/model\.yaml")
+_IMMUTABLE_TOP = ("name", "version", "created_at", "created_by")
+_IMMUTABLE_MAPS = ("params", "lineage")
+_MODES = {"120000": "a symbolic link", "160000": "a submodule", "100755": "an executable file"}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    path: str
+    line: int | None
+    rule: str  # schema | immutable | numbering | file | transition | gate | exclusive | ...
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "line": self.line, "rule": self.rule, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    name: str
+    version: int
+    from_stage: str
+    to_stage: str
+    path: str
+    results: tuple[GateResult, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "from": self.from_stage,
+            "to": self.to_stage,
+            "gates": [r.to_dict() for r in self.results],
+        }
+
+
+@dataclass(slots=True)
+class Report:
+    base: str
+    head: str
+    merge_base: str
+    findings: list[Finding] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "base": self.base,
+            "head": self.head,
+            "merge_base": self.merge_base,
+            "changed": self.changed,
+            "transitions": [t.to_dict() for t in self.transitions],
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def protects_policy(path: str) -> bool:
+    """Files that define the rules or who reviews them."""
+    return (
+        path == "gitreg.yaml"
+        or path.startswith(".github/")
+        or path.rsplit("/", 1)[-1] == "CODEOWNERS"
+    )
+
+
+def check_diff(git: Git, base: str, head: str = "HEAD", *, verify: bool = True) -> Report:
+    """Judge the change base...head. ``verify``: check artifacts' bytes for ``artifact`` gates."""
+    base_sha, head_sha = git.rev_parse(base), git.rev_parse(head)
+    mb = git.run("merge-base", base_sha, head_sha, check=False).strip()
+    if not mb:
+        raise NotFound(f"{base} and {head} have no common history")
+    report = Report(base_sha, head_sha, mb)
+    base_view = RegistryView(git.root, _tree=CommitTree(git, base_sha))
+    cfg = _base_policy(git, base_sha, report)
+    if cfg is None:
+        return report
+    report.findings += [
+        Finding(e.path, e.line, "schema", e.message) for e in check_tree(CommitTree(git, head_sha))
+    ]
+    entries = _diff(git, mb, head_sha)
+    report.changed = [path for _, _, path in entries]
+    policy_touched = [p for p in report.changed if protects_policy(p)]
+    for _old_mode, new_mode, path in entries:
+        if not path.startswith("models/"):
+            continue
+        if new_mode not in {"000000", "100644"}:
+            what = _MODES.get(new_mode, f"mode {new_mode}")
+            report.findings.append(
+                Finding(path, None, "file", f"{what}; only regular files may be under models/")
+            )
+            continue
+        version = _VERSION.fullmatch(path)
+        if version:
+            _version_change(git, cfg, base_view, report, path, mb, head_sha, verify)
+        elif _MODEL.fullmatch(path):
+            _model_change(git, report, path, mb, head_sha)
+        elif path != "models/.gitkeep":
+            report.findings.append(Finding(path, None, "file", "unexpected file under models/"))
+    for t in report.transitions:
+        if policy_touched and cfg.rule(t.name, t.to_stage).via == "pull_request":
+            report.findings.append(
+                Finding(
+                    t.path,
+                    None,
+                    "policy",
+                    f"this change edits {', '.join(policy_touched)} and also moves {t.name} "
+                    f"v{t.version} into {t.to_stage}; change the policy in its own pull request",
+                )
+            )
+    report.findings.sort(key=lambda f: (f.path, f.line or 0, f.rule))
+    return report
+
+
+def _base_policy(git: Git, base: str, report: Report) -> Config | None:
+    raw = git.show(base, "gitreg.yaml")
+    if raw is None:
+        return Config()
+    try:
+        doc = yamlio.load(raw, "gitreg.yaml")
+        schema.validate(doc, "config")
+        return Config.from_dict(doc.data)
+    except (ManifestError, ValueError) as e:
+        report.findings.append(
+            Finding("gitreg.yaml", None, "policy", f"the base policy is invalid: {e}")
+        )
+        return None
+
+
+def _diff(git: Git, old: str, new: str) -> list[tuple[str, str, str]]:
+    """(old mode, new mode, path) of every path that differs; "000000" = absent."""
+    out = git.run("diff", "--raw", "-z", "--no-renames", "--no-abbrev", old, new, "--")
+    parts = out.split("\0")
+    entries = []
+    for i in range(0, len(parts) - 1, 2):
+        meta, path = parts[i], parts[i + 1]
+        if not meta.startswith(":"):
+            break
+        old_mode, new_mode = meta[1:].split(" ")[:2]
+        entries.append((old_mode, new_mode, path))
+    return entries
+
+
+def _doc(git: Git, sha: str, path: str) -> yamlio.Document | None:
+    raw = git.show(sha, path)
+    if raw is None:
+        return None
+    try:
+        doc = yamlio.load(raw, path)
+    except ManifestError:
+        return None  # the schema check reports it
+    return doc if isinstance(doc.data, dict) else None
+
+
+def _immutable(report: Report, path: str, old: dict[str, Any], new: yamlio.Document) -> None:
+    data = new.data
+    changed: list[tuple[str, list[str | int]]] = []
+    for key in _IMMUTABLE_TOP:
+        if old.get(key) != data.get(key):
+            changed.append((key, [key]))
+    old_art, new_art = old.get("artifact") or {}, data.get("artifact") or {}
+    for key in sorted(set(old_art) | set(new_art)):
+        if old_art.get(key) != new_art.get(key):
+            changed.append((f"artifact.{key}", ["artifact", key]))
+    for group in _IMMUTABLE_MAPS:
+        before, after = old.get(group) or {}, data.get(group) or {}
+        for key in sorted(set(before) | set(after)):
+            if before.get(key) != after.get(key):
+                changed.append((f"{group}.{key}", [group, key]))
+    before, after = old.get("metrics") or {}, data.get("metrics") or {}
+    for key in sorted(before):  # new metric keys may be added
+        if before.get(key) != after.get(key):
+            changed.append((f"metrics.{key}", ["metrics", key]))
+    for name, pointer in changed:
+        report.findings.append(
+            Finding(
+                path,
+                new.line(pointer),
+                "immutable",
+                f"{name} is immutable once merged and was changed",
+            )
+        )
+
+
+def _version_change(
+    git: Git,
+    cfg: Config,
+    base_view: RegistryView,
+    report: Report,
+    path: str,
+    mb: str,
+    head: str,
+    verify: bool,
+) -> None:
+    m = _VERSION.fullmatch(path)
+    assert m is not None
+    name, number = m.group(1), int(m.group(2))
+    old, new = _doc(git, mb, path), _doc(git, head, path)
+    if new is None:
+        if old is not None:
+            stage = str(old.data.get("stage"))
+            if stage == "Production" or cfg.rule(name, stage).via == "pull_request":
+                report.findings.append(
+                    Finding(
+                        path,
+                        None,
+                        "delete",
+                        f"{name} v{number} is in {stage} and cannot be deleted",
+                    )
+                )
+        return
+    if old is not None:
+        _immutable(report, path, old.data, new)
+        old_stage = old.data.get("stage")
+    else:
+        _numbering(git, report, base_view, name, number, path)
+        old_stage = cfg.initial_stage
+    new_stage = new.data.get("stage")
+    if new_stage == old_stage or not isinstance(new_stage, str):
+        return
+    line = new.line(["stage"])
+    if new_stage not in cfg.stages:
+        report.findings.append(
+            Finding(
+                path,
+                line,
+                "transition",
+                f"stage {new_stage!r} is not one of {', '.join(cfg.stages)} (base policy)",
+            )
+        )
+        return
+    try:
+        mv = ModelVersion.from_dict(new.data)
+    except (ValueError, KeyError, TypeError):
+        return  # the schema check reports it
+    rule = cfg.rule(name, new_stage)
+    ctx = gate_context(base_view, git, report.base, mv, new_stage, verify=verify)
+    if rule.from_stages is not None and old_stage not in rule.from_stages and not ctx.rollback:
+        report.findings.append(
+            Finding(
+                path,
+                line,
+                "transition",
+                f"{name} v{number}: {old_stage} -> {new_stage} is not allowed; the base policy "
+                f"allows {new_stage} only from {', '.join(rule.from_stages)}",
+            )
+        )
+    results = tuple(gates.evaluate(rule.gates, mv, ctx))
+    for r in gates.failures(results):
+        report.findings.append(Finding(path, line, "gate", f"{name} v{number} -> {new_stage}: {r}"))
+    report.transitions.append(Transition(name, number, str(old_stage), new_stage, path, results))
+    if rule.exclusive:
+        holders = [n for n in _head_stages(git, head, name) if n[1] == new_stage]
+        if len(holders) > 1:
+            listed = ", ".join(f"v{n}" for n, _ in holders)
+            report.findings.append(
+                Finding(
+                    path,
+                    line,
+                    "exclusive",
+                    f"{new_stage} is exclusive but {name} {listed} are all in it; archive the "
+                    "previous holder in the same change",
+                )
+            )
+
+
+def _head_stages(git: Git, head: str, name: str) -> list[tuple[int, str]]:
+    out = []
+    for mode, entry in git.list_tree(head, f"models/{name}/versions"):
+        if mode == "100644" and re.fullmatch(r"[1-9][0-9]*\.yaml", entry):
+            doc = _doc(git, head, f"models/{name}/versions/{entry}")
+            if doc is not None:
+                out.append((int(entry[:-5]), str(doc.data.get("stage"))))
+    return sorted(out)
+
+
+def _numbering(
+    git: Git, report: Report, base_view: RegistryView, name: str, number: int, path: str
+) -> None:
+    """A new version must be numbered above every number the base ever issued."""
+    issued = [0]
+    model = _doc(git, report.base, f"models/{name}/model.yaml")
+    if model is not None and isinstance(model.data.get("last_version"), int):
+        issued.append(model.data["last_version"])
+    issued += base_view.version_numbers(name)
+    log = git.run("log", "--format=", "--name-only", report.base, "--", f"models/{name}/versions/")
+    issued += [int(n) for n in re.findall(r"/versions/([1-9][0-9]*)\.yaml$", log, re.M)]
+    if number <= max(issued):
+        report.findings.append(
+            Finding(
+                path,
+                None,
+                "numbering",
+                f"{name} v{number} is new but the base already issued numbers up to {max(issued)}; "
+                f"number it {max(issued) + 1} or above",
+            )
+        )
+
+
+def _model_change(git: Git, report: Report, path: str, mb: str, head: str) -> None:
+    old, new = _doc(git, mb, path), _doc(git, head, path)
+    if old is None or new is None:
+        return
+    for key in ("name", "created_at", "created_by"):
+        if old.data.get(key) != new.data.get(key):
+            report.findings.append(
+                Finding(
+                    path,
+                    new.line([key]),
+                    "immutable",
+                    f"{key} is immutable once merged and was changed",
+                )
+            )
+    before, after = old.data.get("last_version", 0), new.data.get("last_version", 0)
+    if isinstance(before, int) and isinstance(after, int) and after < before:
+        report.findings.append(
+            Finding(
+                path,
+                new.line(["last_version"]),
+                "numbering",
+                f"last_version went down from {before} to {after}; numbers are never reissued",
+            )
+        )

@@ -1,0 +1,281 @@
+"""Promotion through a pull request: plan a transition against the default branch, judge
+its gates, commit it on a new branch (``promote/<name>-v<N>-<stage>``) with plumbing so
+the user's checkout is untouched, push the branch, and open the pull request.
+
+``Registry.propose_transition`` and ``Registry.propose_rollback`` are the public entry
+points; this module holds the work so the registry class stays small.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from gitreg import gates
+from gitreg.errors import Conflict, GitError, NotFound, PolicyError, UsageError
+from gitreg.gates import GateResult
+from gitreg.manifest import ModelVersion
+from gitreg.plumbing import commit_on_branch, is_ancestor
+from gitreg.registry.view import RegistryView, version_files, version_path
+from gitreg.stage_history import gate_context, stays
+
+if TYPE_CHECKING:
+    from gitreg.registry.writes import Registry
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """A transition worked out against one commit: what changes and what the gates say."""
+
+    version: ModelVersion  # as it is now
+    stage: str
+    changed: tuple[ModelVersion, ...]  # the candidate first, then those it archives
+    message: str
+    results: tuple[GateResult, ...]
+    current: ModelVersion | None
+    rollback: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Proposal:
+    """What ``propose_*`` did: the branch and commit, whether it was pushed, the pull
+    request's link (or why there is none)."""
+
+    name: str
+    version: int
+    from_stage: str
+    stage: str
+    branch: str
+    base: str  # the default-branch commit the branch starts from
+    commit: str
+    archived: tuple[int, ...]
+    results: tuple[GateResult, ...]
+    pushed_to: str | None = None
+    url: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "from_stage": self.from_stage,
+            "stage": self.stage,
+            "branch": self.branch,
+            "base": self.base,
+            "commit": self.commit,
+            "archived": list(self.archived),
+            "gates": [r.to_dict() for r in self.results],
+            "pushed_to": self.pushed_to,
+            "pull_request": self.url,
+            "notes": list(self.notes),
+        }
+
+
+def plan(view: RegistryView, ref: str, name: str, version: int | str, stage: str) -> Plan:
+    """Work out moving ``name`` v``version`` into ``stage`` as commit ``ref`` (read through
+    ``view``) has the registry; raises PolicyError if the rule's ``from`` refuses it."""
+    cfg = view.config
+    stage = cfg.canonical_stage(stage)
+    mv = view.get_version(name, version)
+    if mv.stage == stage:
+        raise Conflict(f"{name} v{mv.version} is already in {stage}")
+    rule = cfg.rule(name, stage)
+    ctx = gate_context(view, view.git, ref, mv, stage)
+    if rule.from_stages is not None and mv.stage not in rule.from_stages and not ctx.rollback:
+        how = "through a pull request, and " if rule.via == "pull_request" else ""
+        raise PolicyError(
+            f"{name} v{mv.version} is in {mv.stage}; gitreg.yaml allows {stage} {how}only "
+            f"from {', '.join(rule.from_stages)}"
+        )
+    changed = [mv.evolve(stage=stage)]
+    lines = []
+    if rule.exclusive:
+        archive = cfg.archive_stage
+        holders = [v for v in view.versions(name) if v.stage == stage]
+        if holders and archive is None:
+            raise PolicyError(f"cannot archive {stage} versions: no Archived stage")
+        for other in holders:
+            changed.append(other.evolve(stage=archive))
+            lines.append(f"{name} v{other.version}: {stage} -> {archive}")
+    message = f"{name} v{mv.version}: {mv.stage} -> {stage}"
+    if ctx.rollback:
+        message += " (rollback)"
+    body = "\n".join(lines)
+    message += f"\n\n{body}" if body else ""
+    return Plan(
+        version=mv,
+        stage=stage,
+        changed=tuple(changed),
+        message=message,
+        results=tuple(gates.evaluate(rule.gates, mv, ctx)),
+        current=ctx.current,
+        rollback=ctx.rollback,
+    )
+
+
+def branch_name(name: str, version: int, stage: str, rollback: bool = False) -> str:
+    kind = "rollback" if rollback else "promote"
+    return f"{kind}/{name}-v{version}-{stage.lower()}"
+
+
+def propose(
+    reg: Registry,
+    name: str,
+    version: int | str,
+    stage: str,
+    *,
+    ignore_gates: bool = False,
+    push: bool = True,
+    open_pr: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> Proposal:
+    """Commit the transition on a new branch from the default branch, push it, open the
+    pull request. Refuses (GatesFailed) if a gate fails, unless ``ignore_gates``."""
+    reg._writable()
+    cfg = reg.config
+    git = reg.git
+    remote = str(cfg.remote.get("name", "origin"))
+    has_remote = bool(git.run("config", "--get", f"remote.{remote}.url", check=False).strip())
+    base = _base_commit(reg, cfg.default_branch, remote if has_remote and push else None)
+    view = reg.at(ref=base)
+    p = plan(view, base, name, version, stage)
+    failed = gates.failures(p.results)
+    if failed and not ignore_gates:
+        raise gates.GatesFailed(name, p.version.version, p.stage, failed)
+    branch = branch_name(name, p.version.version, p.stage, p.rollback)
+    if git.run("check-ref-format", "--branch", branch, check=False).strip() != branch:
+        raise UsageError(f"{branch!r} is not a valid branch name")
+    message = f"{p.message}\n\nGitreg-Op: {uuid.uuid4().hex}"
+    commit = commit_on_branch(git, branch, base, version_files(p.changed), message)
+    notes: list[str] = []
+    pushed_to = url = None
+    if push and has_remote:
+        from gitreg import forge
+
+        remote_url = git.remote_url(remote)
+        git.run("push", "-q", remote, f"refs/heads/{branch}:refs/heads/{branch}")
+        pushed_to = remote
+        target = forge.find_target(cfg.remote, remote_url, env) if open_pr else None
+        if target is None:
+            notes.append(f"open a pull request from {branch} into {cfg.default_branch}")
+        else:
+            title = p.message.splitlines()[0]
+            body = pr_body(p, view, branch)
+            try:
+                pr = forge.open_pull_request(target, branch, cfg.default_branch, title, body, env)
+                url = pr.url
+                if not pr.created:
+                    notes.append("the pull request already existed")
+            except forge.ForgeError as e:
+                notes.append(f"pull request not opened: {e}")
+    elif push:
+        notes.append(f"no remote {remote!r}: push {branch} and open a pull request yourself")
+    return Proposal(
+        name=name,
+        version=p.version.version,
+        from_stage=p.version.stage,
+        stage=p.stage,
+        branch=branch,
+        base=base,
+        commit=commit,
+        archived=tuple(v.version for v in p.changed[1:]),
+        results=p.results,
+        pushed_to=pushed_to,
+        url=url,
+        notes=tuple(notes),
+    )
+
+
+def previous_holder(reg: Registry, name: str, stage: str = "Production") -> int:
+    """The version that held ``stage`` most recently before the current holder(s), on the
+    default branch's first-parent history."""
+    cfg = reg.config
+    stage = cfg.canonical_stage(stage)
+    base = _base_commit(reg, cfg.default_branch, None)
+    view = reg.at(ref=base)
+    best: tuple[int, int] | None = None  # (left at, version)
+    for mv in view.versions(name):
+        if mv.stage == stage:
+            continue
+        for s in stays(reg.git, base, version_path(name, mv.version)):
+            if s.stage == stage and s.until is not None and (best is None or s.until >= best[0]):
+                best = (s.until, mv.version)
+    if best is None:
+        raise NotFound(f"{name} has no earlier {stage} version to roll back to")
+    return best[1]
+
+
+def _base_commit(reg: Registry, branch: str, remote: str | None) -> str:
+    """The default branch's tip; with a remote, the newer of the local and remote tips."""
+    git = reg.git
+    local = git.run(
+        "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", check=False
+    )
+    local = local.strip()
+    if remote is not None:
+        git.remote_url(remote)
+        try:
+            git.run("fetch", "-q", remote, f"refs/heads/{branch}:refs/remotes/{remote}/{branch}")
+        except GitError as e:
+            raise GitError(f"could not fetch {branch} from {remote}: {e}") from None
+        theirs = git.rev_parse(f"refs/remotes/{remote}/{branch}")
+        if not local or is_ancestor(git, local, theirs):
+            return theirs
+        if not is_ancestor(git, theirs, local):
+            raise Conflict(
+                f"{branch} and {remote}/{branch} have diverged; bring {branch} up to date first"
+            )
+    if not local:
+        raise NotFound(f"the default branch {branch!r} does not exist")
+    return local
+
+
+def pr_body(p: Plan, view: RegistryView, branch: str) -> str:
+    """The pull request's Markdown: metrics against the current holder, gates, lineage."""
+    mv, cur = p.version, p.current
+    out = [f"## {mv.name} v{mv.version}: {mv.stage} → {p.stage}", ""]
+    if p.rollback:
+        out += [f"A **rollback**: v{mv.version} held {p.stage} before.", ""]
+    if cur is not None:
+        out += [f"Replaces v{cur.version} in {p.stage}.", ""]
+    if len(p.changed) > 1:
+        archived = ", ".join(f"v{v.version}" for v in p.changed[1:])
+        out += [f"Archived in the same commit: {archived}.", ""]
+    if mv.description.strip():
+        out += ["> " + line for line in mv.description.strip().splitlines()] + [""]
+    keys = sorted(set(mv.metrics) | set(cur.metrics if cur else {}))
+    if keys:
+        head = f"v{cur.version} ({p.stage})" if cur else "current"
+        out += [f"| metric | v{mv.version} | {head} | change |", "|---|---:|---:|---:|"]
+        for k in keys:
+            new, old = mv.metrics.get(k), cur.metrics.get(k) if cur else None
+            delta = f"{new - old:+.4g}" if new is not None and old is not None else ""
+            out.append(f"| {_cell(k)} | {_num(new)} | {_num(old)} | {delta} |")
+        out.append("")
+    if p.results:
+        out += ["| gate | | result |", "|---|:-:|---|"]
+        for r in p.results:
+            what = f"{r.gate} {r.subject}".strip()
+            out.append(f"| {_cell(what)} | {'✅' if r.ok else '❌'} | {_cell(r.detail)} |")
+        out.append("")
+    else:
+        out += ["No gates are configured for this stage.", ""]
+    a = mv.artifact
+    out += ["**Artifact:** `" + a.uri + f"` ({a.size} bytes, `{a.digest}`)", ""]
+    if mv.lineage:
+        out += ["**Lineage:**"] + [f"- {k}: `{v}`" for k, v in sorted(mv.lineage.items())] + [""]
+    if mv.params:
+        params = ", ".join(f"`{k}={v}`" for k, v in sorted(mv.params.items()))
+        out += [f"**Params:** {params}", ""]
+    out.append(f"Prepared by `gitreg` on branch `{branch}`; CI runs `gitreg check --base`.")
+    return "\n".join(out) + "\n"
+
+
+def _num(v: float | None) -> str:
+    return "—" if v is None else f"{v:.6g}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
