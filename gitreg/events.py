@@ -1,0 +1,28 @@
+"""events: the changes between two commits as typed events (MLflow 3 webhook names where
+one exists; see gitreg.changes), for ``gitreg events`` and ``gitreg notify``.
+
+The first-parent commits of ``to`` that ``from`` lacks are each diffed against their first
+parent, so a merged pull request yields its events at the merge commit. ``from`` may be
+the null id (``0000…``, what GitHub sends for a new branch): every commit of ``to``."""
+
+from __future__ import annotations
+
+import os
+
+from gitreg.changelog import read_log, to_changes
+from gitreg.changes import Change
+from gitreg.registry.view import MODELS, RegistryView
+
+Event = Change
+NULL_SHA = "0" * 40
+
+
+def events(
+    root_or_view: str | os.PathLike[str] | RegistryView, from_ref: str, to_ref: str = "HEAD"
+) -> list[Event]:
+    """The events of the commits in ``from_ref..to_ref`` (first-parent), oldest first."""
+    view = root_or_view if isinstance(root_or_view, RegistryView) else RegistryView(root_or_view)
+    git = view.git
+    to = git.rev_parse(to_ref)
+    revs = [to] if from_ref == NULL_SHA else [f"^{git.rev_parse(from_ref)}", to]
+    return to_changes(git, read_log(git, revs, [f"{MODELS}/"]))
