@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,dev,s3]'
+	$(BIN)/python -m pip install -q -e '.[test,dev,s3,mlflow]'
 	touch $(STAMP)
 
 demo: $(STAMP)

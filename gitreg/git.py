@@ -150,8 +150,112 @@ class Git:
         paths = list(paths)
         if paths:
             self.run("reset", "-q", "--", *paths, check=False)
-            self.run("checkout", "-q", "HEAD", "--", *paths, check=False)
-            for p in paths:
-                full = self.root / p
-                if full.exists() and not self.show("HEAD", p):
-                    full.unlink()
+            in_head = [p for p in paths if self.show("HEAD", p) is not None]
+            if in_head:  # one path HEAD lacks would make checkout restore none of them
+                self.run("checkout", "-q", "HEAD", "--", *in_head, check=False)
+            for p in set(paths) - set(in_head):
+                (self.root / p).unlink(missing_ok=True)
+
+    # --- remote (GitPython, imported here only) -----------------------------------------
+
+    def remote_url(self, remote: str) -> str:
+        """The URL of ``remote``, refused before any network call if it could run code."""
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", remote):
+            raise GitError(f"invalid remote name {remote!r}")
+        urls = self.run("config", "--get-all", f"remote.{remote}.url", check=False).split()
+        urls += self.run("config", "--get-all", f"remote.{remote}.pushurl", check=False).split()
+        if not urls:
+            raise GitError(f"this repository has no remote {remote!r}; add one with git remote add")
+        for url in urls:
+            check_remote_url(url)
+        return urls[0]
+
+    def fetch(self, remote: str, branch: str, timeout: float) -> None:
+        """Update ``refs/remotes/<remote>/<branch>`` from the remote, within ``timeout``."""
+        import git as gitpython
+
+        self.remote_url(remote)
+        try:
+            gitpython.Repo(self.root).remote(remote).fetch(
+                f"refs/heads/{branch}:refs/remotes/{remote}/{branch}",
+                kill_after_timeout=timeout,
+            )
+        except gitpython.GitCommandError as e:
+            raise GitError(f"could not fetch from {remote}: {_why(e, timeout)}") from None
+
+    def push(self, remote: str, branch: str, timeout: float) -> PushOutcome:
+        """Push ``branch`` fast-forward only (never forced) and classify the answer."""
+        import logging
+
+        import git as gitpython
+
+        self.remote_url(remote)
+        logging.getLogger("git.remote").setLevel(logging.ERROR)  # the library stays silent
+        progress = gitpython.RemoteProgress()
+        try:
+            infos = (
+                gitpython.Repo(self.root)
+                .remote(remote)
+                .push(
+                    f"refs/heads/{branch}:refs/heads/{branch}",
+                    progress=progress,
+                    kill_after_timeout=timeout,
+                )
+            )
+        except gitpython.GitCommandError as e:
+            return PushOutcome("unknown", _why(e, timeout))
+        said = "\n".join(
+            line.removeprefix("remote:").strip()
+            for line in [*progress.other_lines, *progress.error_lines]
+            if line.startswith("remote:") and line.removeprefix("remote:").strip()
+        )
+        failed = gitpython.PushInfo.REJECTED | gitpython.PushInfo.REMOTE_REJECTED
+        failed |= gitpython.PushInfo.ERROR | gitpython.PushInfo.REMOTE_FAILURE
+        if not infos:
+            error = getattr(infos, "error", None)
+            return PushOutcome("unknown", _why(error, timeout) if error else "no answer")
+        info = infos[0]
+        if not info.flags & failed:
+            return PushOutcome("ok", "")  # git reported the ref updated, whatever came after
+        summary = info.summary.strip()
+        if info.flags & gitpython.PushInfo.REJECTED or _LOST_RACE.search(summary):
+            return PushOutcome("race", summary)
+        return PushOutcome("rejected", said or summary)
+
+
+class PushOutcome:
+    """How a push ended: ``ok``; ``race`` (the remote moved: fetch and retry); ``rejected``
+    (a hook or protection said no: ``detail`` is its text); ``unknown`` (no answer, so it
+    may have landed: look for the operation's id before doing anything again)."""
+
+    def __init__(self, status: str, detail: str) -> None:
+        self.status = status
+        self.detail = detail
+
+    def __repr__(self) -> str:
+        return f"PushOutcome({self.status!r}, {self.detail!r})"
+
+
+_LOST_RACE = re.compile(r"fetch first|non-fast-forward|stale info|cannot lock ref|failed to lock|"
+                        r"incorrect old value|failed to update ref")  # fmt: skip
+_UNSAFE_URL = re.compile(r"^-|^[A-Za-z][A-Za-z0-9+.-]*::")  # ext::, fd::, any helper::
+
+
+def check_remote_url(url: str) -> str:
+    """Refuse remote URLs whose transport runs a command (``ext::``, ``fd::``) or that look
+    like an option (CVE-2022-24439), before any git call uses them."""
+    if _UNSAFE_URL.search(url) or any(ord(c) < 32 for c in url):
+        raise GitError(
+            f"refusing remote URL {url[:60]!r}: gitreg does not use ext::, fd:: or other "
+            "transports that run commands; use https://, ssh:// or a path"
+        )
+    return url
+
+
+def _why(e: Exception, timeout: float) -> str:
+    text = str(getattr(e, "stderr", "") or e)
+    if "Timeout" in text or "did not complete" in text or getattr(e, "status", None) == -9:
+        return f"no answer within {timeout:g} s"
+    lines = [ln.strip(" '\"") for ln in text.splitlines() if ln.strip(" '\"")]
+    fatal = [ln for ln in lines if "fatal:" in ln or "error:" in ln]
+    return (fatal or lines or ["unknown error"])[-1].replace("stderr: ", "")

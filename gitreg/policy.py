@@ -14,7 +14,10 @@ from gitreg.errors import UsageError
 from gitreg.manifest import DEFAULT_STAGES
 
 DEFAULT_STORE = "file://../registry-artifacts"
-_KEYS = {"stages", "default_branch", "artifacts", "promotion", "overrides", "webhooks", "remote"}
+_KEYS = {
+    "stages", "default_branch", "artifacts", "promotion", "overrides", "webhooks", "remote",
+    "require_signed",
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +51,7 @@ class Config:
     overrides: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     webhooks: tuple[dict[str, Any], ...] = ()
     remote: dict[str, Any] = field(default_factory=dict)
+    require_signed: bool = False  # gitreg audit: every default-branch commit must be signed
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Config:
@@ -70,6 +74,7 @@ class Config:
             overrides=dict(d.get("overrides") or {}),
             webhooks=tuple(d.get("webhooks") or ()),
             remote=dict(d.get("remote") or {}),
+            require_signed=d.get("require_signed") is True,
         )
 
     @property

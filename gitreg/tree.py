@@ -6,10 +6,13 @@ in registry.py works unchanged "as of" any ref or date.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 from typing import Protocol
 
+from gitreg.errors import ManifestError
 from gitreg.git import Git
 
 
@@ -29,11 +32,29 @@ class WorkTree:
         self.label = "work tree"
 
     def read(self, rel: str) -> bytes | None:
+        """A regular file's bytes, or None if absent. A symbolic link anywhere on the way
+        is refused, never followed: a manifest must not read ``~/.aws/credentials``."""
+        folder = self.root
+        for part in rel.split("/")[:-1]:
+            folder = folder / part
+            try:
+                if stat.S_ISLNK(os.lstat(folder).st_mode):
+                    raise ManifestError(rel, None, f"{part} is a symbolic link; gitreg refuses it")
+            except (FileNotFoundError, NotADirectoryError):
+                return None
         try:
-            with open(self.root / rel, "rb") as f:
-                return f.read()
+            fd = os.open(self.root / rel, os.O_RDONLY | os.O_NOFOLLOW)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise ManifestError(rel, None, "is a symbolic link; gitreg refuses them") from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        with os.fdopen(fd, "rb") as f:
+            return f.read()
 
     def children(self, rel: str) -> list[str]:
         try:

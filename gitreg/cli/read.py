@@ -19,6 +19,7 @@ from gitreg.cli._base import (
     table,
     version_json,
 )
+from gitreg.cli.progress import progress, quiet_option
 from gitreg.manifest import ModelVersion
 
 
@@ -209,28 +210,57 @@ def resolve(ctx: click.Context, uri: str, ref: str | None, at: str | None, as_js
 @click.argument("uri")
 @click.argument("dest", type=click.Path(path_type=Path))
 @as_of_options
+@click.option("--no-cache", is_flag=True, help="Neither read nor fill the local cache.")
+@quiet_option
 @click.pass_context
-def download(ctx: click.Context, uri: str, dest: Path, ref: str | None, at: str | None) -> None:
+def download(
+    ctx: click.Context, uri: str, dest: Path, ref: str | None, at: str | None, no_cache: bool,
+    quiet: bool,
+) -> None:  # fmt: skip
     """Copy a version's artifact to DEST, verifying its size and sha256.
+
+    Remote artifacts go through a local cache keyed by digest ($GITREG_CACHE_DIR, else
+    ~/.cache/gitreg), so a second download is local and works offline.
 
     \b
     Example:
       gitreg download models:/fraud-detector@champion ./model.pkl
     """
-    mv = open_view(ctx, ref, at).download(uri, dest)
+    view = open_view(ctx, ref, at)
+    with progress(f"download {dest.name}", view.resolve(uri).artifact.size, quiet) as bar:
+        mv = view.download(uri, dest, bar, cache=not no_cache)
     click.echo(f"Downloaded {mv.name} v{mv.version} to {dest} ({mv.artifact.digest})")
 
 
 @cli.command()
+@click.option("--base", metavar="REF", help="Judge the change base...HEAD, as CI does.")
+@click.option("--head", default="HEAD", show_default=True, metavar="REF", help="With --base.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "github", "json"]), default="text",
+    help="With --base: github = ::error annotations plus $GITHUB_STEP_SUMMARY.",
+)  # fmt: skip
+@click.option("--no-verify-artifacts", is_flag=True, help="With --base: skip artifact gates' I/O.")
 @json_option
 @click.pass_context
-def check(ctx: click.Context, as_json: bool) -> None:
+def check(
+    ctx: click.Context, base: str | None, head: str, fmt: str, no_verify_artifacts: bool,
+    as_json: bool,
+) -> None:  # fmt: skip
     """Validate every registry file; print each problem as path:line: message.
+
+    With --base, judge a pull request: schema, immutable fields, numbering, file types,
+    transitions and gates, all under the policy of the BASE commit.
 
     \b
     Example:
       gitreg check
+      gitreg check --base origin/main --format github
     """
+    if base is not None:
+        from gitreg.cli.promotion import check_base
+
+        check_base(ctx, base, head, "json" if as_json else fmt, not no_verify_artifacts)
+        return
     reg = open_view(ctx)
     problems = reg.check()
     if as_json:

@@ -18,6 +18,8 @@ from gitreg.cli._base import (
     version_json,
     version_option,
 )
+from gitreg.cli.progress import progress, quiet_option, tree_size
+from gitreg.cli.share import apply, push_option
 
 
 @cli.command()
@@ -52,6 +54,8 @@ def init(path: Path, store: str | None) -> None:
 @click.option("--run-id", help="The training run's id (lineage).")
 @click.option("--source-commit", help="The git commit the model was trained from (lineage).")
 @click.option("--data-version", help="The training data's version (lineage).")
+@quiet_option
+@push_option
 @json_option
 @click.pass_context
 def register(
@@ -65,6 +69,8 @@ def register(
     run_id: str | None,
     source_commit: str | None,
     data_version: str | None,
+    quiet: bool,
+    push: bool,
     as_json: bool,
 ) -> None:
     """Register ARTIFACT (a local file or folder, or an fsspec URI) as a new version of NAME.
@@ -76,21 +82,24 @@ def register(
     Example:
       gitreg register fraud-detector ./model.pkl -m val_auc=0.91 -t owner=ml-team
     """
-    reg = open_registry(ctx)
     lineage = {"run_id": run_id, "source_commit": source_commit, "data_version": data_version}
-    mv = reg.register(
-        name,
-        artifact,
-        metrics=numbers(metric),
-        params=pairs(param, "--param"),
-        tags=pairs(tag, "--tag"),
-        description=description,
-        lineage={k: v for k, v in lineage.items() if v},
-    )
+    # a local artifact is hashed, then sent: its bytes are counted twice
+    total = 0 if "://" in artifact else 2 * tree_size(artifact)
+    with progress(f"register {name}", total, quiet) as bar:
+        mv, pushed = apply(ctx, push, lambda reg: reg.register(
+            name,
+            artifact,
+            metrics=numbers(metric),
+            params=pairs(param, "--param"),
+            tags=pairs(tag, "--tag"),
+            description=description,
+            lineage={k: v for k, v in lineage.items() if v},
+            progress=bar,
+        ))  # fmt: skip
     if as_json:
         emit(version_json(mv))
     else:
-        click.echo(f"Registered {mv.name} version {mv.version}")
+        click.echo(f"Registered {mv.name} version {mv.version}{pushed}")
 
 
 @cli.command()
@@ -98,23 +107,42 @@ def register(
 @click.argument("version")
 @click.argument("stage")
 @click.option("--archive-existing", is_flag=True, help="Archive the versions now in STAGE.")
+@click.option(
+    "--ignore-gates", is_flag=True, help="Pull-request stages: propose despite failing gates."
+)
+@click.option("--local", is_flag=True, help="Pull-request stages: make the branch; no push, no PR.")
+@push_option
 @json_option
 @click.pass_context
 def transition(
-    ctx: click.Context, name: str, version: str, stage: str, archive_existing: bool, as_json: bool
-) -> None:
+    ctx: click.Context, name: str, version: str, stage: str, archive_existing: bool,
+    ignore_gates: bool, local: bool, push: bool, as_json: bool,
+) -> None:  # fmt: skip
     """Move version VERSION of NAME to STAGE, as gitreg.yaml's policy allows.
+
+    A stage that policy sends through a pull request (Production, by default) is prepared
+    on a branch promote/NAME-vN-STAGE from the default branch, after the gates are checked
+    here; the branch is pushed and the pull request opened. Your checkout is untouched.
 
     \b
     Example:
       gitreg transition fraud-detector 3 Staging
+      gitreg transition fraud-detector 3 Production
     """
-    before = open_registry(ctx).get_version(name, version).stage
-    mv = open_registry(ctx).transition(name, version, stage, archive_existing=archive_existing)
+    reg = open_registry(ctx)
+    if reg.config.rule(name, reg.config.canonical_stage(stage)).via == "pull_request":
+        from gitreg.cli.promotion import propose
+
+        propose(ctx, name, version, stage, ignore_gates=ignore_gates, local=local, as_json=as_json)
+        return
+    before = reg.get_version(name, version).stage
+    mv, pushed = apply(
+        ctx, push, lambda r: r.transition(name, version, stage, archive_existing=archive_existing)
+    )
     if as_json:
         emit(version_json(mv))
     else:
-        click.echo(f"{name} v{mv.version}: {before} -> {mv.stage}")
+        click.echo(f"{name} v{mv.version}: {before} -> {mv.stage}{pushed}")
 
 
 @cli.group()
@@ -126,31 +154,33 @@ def alias() -> None:
 @click.argument("name")
 @click.argument("alias_name", metavar="ALIAS")
 @click.argument("version")
+@push_option
 @click.pass_context
-def alias_set(ctx: click.Context, name: str, alias_name: str, version: str) -> None:
+def alias_set(ctx: click.Context, name: str, alias_name: str, version: str, push: bool) -> None:
     """Point ALIAS of NAME at VERSION.
 
     \b
     Example:
       gitreg alias set fraud-detector champion 3
     """
-    model = open_registry(ctx).set_alias(name, alias_name, version)
-    click.echo(f"{name}@{alias_name} -> v{model.aliases[alias_name]}")
+    model, pushed = apply(ctx, push, lambda r: r.set_alias(name, alias_name, version))
+    click.echo(f"{name}@{alias_name} -> v{model.aliases[alias_name]}{pushed}")
 
 
 @alias.command("delete")
 @click.argument("name")
 @click.argument("alias_name", metavar="ALIAS")
+@push_option
 @click.pass_context
-def alias_delete(ctx: click.Context, name: str, alias_name: str) -> None:
+def alias_delete(ctx: click.Context, name: str, alias_name: str, push: bool) -> None:
     """Remove ALIAS from NAME.
 
     \b
     Example:
       gitreg alias delete fraud-detector challenger
     """
-    open_registry(ctx).delete_alias(name, alias_name)
-    click.echo(f"Deleted alias {name}@{alias_name}")
+    _, pushed = apply(ctx, push, lambda r: r.delete_alias(name, alias_name))
+    click.echo(f"Deleted alias {name}@{alias_name}{pushed}")
 
 
 @cli.group()
@@ -162,8 +192,11 @@ def tag() -> None:
 @click.argument("name")
 @click.argument("assignment", metavar="KEY=VALUE")
 @version_option
+@push_option
 @click.pass_context
-def tag_set(ctx: click.Context, name: str, assignment: str, version: str | None) -> None:
+def tag_set(
+    ctx: click.Context, name: str, assignment: str, version: str | None, push: bool
+) -> None:
     """Set tag KEY to VALUE on NAME (or on one version with --version).
 
     \b
@@ -171,32 +204,34 @@ def tag_set(ctx: click.Context, name: str, assignment: str, version: str | None)
       gitreg tag set fraud-detector --version 3 validated=yes
     """
     [(key, value)] = pairs([assignment], "tag").items()
-    open_registry(ctx).set_tag(name, key, value, version)
-    click.echo(f"Set tag {key} on {name}" + (f" v{version}" if version else ""))
+    _, pushed = apply(ctx, push, lambda r: r.set_tag(name, key, value, version))
+    click.echo(f"Set tag {key} on {name}" + (f" v{version}" if version else "") + pushed)
 
 
 @tag.command("delete")
 @click.argument("name")
 @click.argument("key")
 @version_option
+@push_option
 @click.pass_context
-def tag_delete(ctx: click.Context, name: str, key: str, version: str | None) -> None:
+def tag_delete(ctx: click.Context, name: str, key: str, version: str | None, push: bool) -> None:
     """Delete tag KEY from NAME (or from one version with --version).
 
     \b
     Example:
       gitreg tag delete fraud-detector --version 3 validated
     """
-    open_registry(ctx).delete_tag(name, key, version)
-    click.echo(f"Deleted tag {key} from {name}" + (f" v{version}" if version else ""))
+    _, pushed = apply(ctx, push, lambda r: r.delete_tag(name, key, version))
+    click.echo(f"Deleted tag {key} from {name}" + (f" v{version}" if version else "") + pushed)
 
 
 @cli.command()
 @click.argument("name")
 @click.argument("text")
 @version_option
+@push_option
 @click.pass_context
-def describe(ctx: click.Context, name: str, text: str, version: str | None) -> None:
+def describe(ctx: click.Context, name: str, text: str, version: str | None, push: bool) -> None:
     """Set the Markdown description of NAME (or of one version). TEXT '-' reads stdin.
 
     \b
@@ -205,31 +240,33 @@ def describe(ctx: click.Context, name: str, text: str, version: str | None) -> N
     """
     if text == "-":
         text = sys.stdin.read()
-    open_registry(ctx).describe(name, text, version)
-    click.echo(f"Updated the description of {name}" + (f" v{version}" if version else ""))
+    _, pushed = apply(ctx, push, lambda r: r.describe(name, text, version))
+    click.echo(f"Updated the description of {name}" + (f" v{version}" if version else "") + pushed)
 
 
 @cli.command()
 @click.argument("old")
 @click.argument("new")
+@push_option
 @click.pass_context
-def rename(ctx: click.Context, old: str, new: str) -> None:
+def rename(ctx: click.Context, old: str, new: str, push: bool) -> None:
     """Rename registered model OLD to NEW, with all its versions.
 
     \b
     Example:
       gitreg rename fraud-detector fraud-model
     """
-    open_registry(ctx).rename(old, new)
-    click.echo(f"Renamed {old} to {new}")
+    _, pushed = apply(ctx, push, lambda r: r.rename(old, new))
+    click.echo(f"Renamed {old} to {new}{pushed}")
 
 
 @cli.command()
 @click.argument("name")
 @version_option
 @click.option("--yes", is_flag=True, help="Confirm the deletion.")
+@push_option
 @click.pass_context
-def delete(ctx: click.Context, name: str, version: str | None, yes: bool) -> None:
+def delete(ctx: click.Context, name: str, version: str | None, yes: bool, push: bool) -> None:
     """Delete a model, or one version. Numbers are never reused; git keeps the history.
 
     \b
@@ -239,9 +276,7 @@ def delete(ctx: click.Context, name: str, version: str | None, yes: bool) -> Non
     what = f"{name} v{version}" if version else name
     if not yes:
         fail(f"deleting {what} needs --yes")
-    reg = open_registry(ctx)
-    if version:
-        reg.delete_version(name, version)
-    else:
-        reg.delete_model(name)
-    click.echo(f"Deleted {what}")
+    _, pushed = apply(
+        ctx, push, lambda r: r.delete_version(name, version) if version else r.delete_model(name)
+    )
+    click.echo(f"Deleted {what}{pushed}")

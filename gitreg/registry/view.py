@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gitreg import schema, search, store, uris, yamlio
 from gitreg.errors import (
@@ -22,6 +22,9 @@ from gitreg.git import Git
 from gitreg.manifest import ModelVersion, RegisteredModel, check_name
 from gitreg.policy import Config
 from gitreg.tree import CommitTree, Tree, WorkTree
+
+if TYPE_CHECKING:
+    from gitreg.changes import Change
 
 CONFIG = "gitreg.yaml"
 MODELS = "models"
@@ -199,16 +202,47 @@ class RegistryView:
         ordered = search.sort_records([r for r in records if flt.matches(r)], list(order_by))
         return [r["_object"] for r in ordered[:max_results]]
 
+    def history(
+        self,
+        name: str,
+        version: int | str | None = None,
+        stage: str | None = None,
+        since: str | None = None,
+    ) -> list[Change]:
+        """Every change to model ``name`` up to this view's commit, oldest first."""
+        from gitreg.history import history
+
+        return history(self, name, version=version, stage=stage, since=since)
+
+    def events(self, from_ref: str, to_ref: str = "HEAD") -> list[Change]:
+        """The changes in the first-parent commits ``from_ref..to_ref`` as typed events."""
+        from gitreg.events import events
+
+        return events(self, from_ref, to_ref)
+
     def check(self) -> list[ManifestError]:
         """Every problem in every registry file, as ``path:line: message`` errors."""
         from gitreg.check import check_tree
 
         return check_tree(self.tree)
 
-    def download(self, uri: str, dest: Path, progress: Progress = None) -> ModelVersion:
+    def download(
+        self, uri: str, dest: Path, progress: Progress = None, *, cache: bool = True
+    ) -> ModelVersion:
+        """Copy a version's artifact to ``dest``, verified; through the local cache
+        (``store.cached_download``) unless ``cache`` is False."""
         mv = self.resolve(uri)
-        store.download(mv.artifact, dest, self.config.storage_options, progress)
+        if cache:
+            store.cached_download(mv.artifact, dest, self.config.storage_options, progress)
+        else:
+            store.download(mv.artifact, dest, self.config.storage_options, progress)
         return mv
+
+    def verify(self, version: str | ModelVersion, progress: Progress = None) -> store.Verification:
+        """Check the bytes behind a version (a ``models:/`` URI or a ModelVersion) against
+        its manifest: size first, then sha256. ("OK" | "MISMATCH" | "MISSING", why)."""
+        mv = self.resolve(version) if isinstance(version, str) else version
+        return store.verify_detail(mv.artifact, self.config.storage_options, progress)
 
 
 # --- module helpers ------------------------------------------------------------------------

@@ -11,9 +11,9 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitreg import schema, store
+from gitreg import lock, schema, secrets, store
 from gitreg.errors import AlreadyExists, ArtifactError, Conflict, NotFound, PolicyError, UsageError
 from gitreg.manifest import ModelVersion, RegisteredModel, check_key, check_name
 from gitreg.registry.view import (
@@ -29,14 +29,20 @@ from gitreg.registry.view import (
     version_path,
 )
 
+if TYPE_CHECKING:
+    from gitreg.promote import Proposal
+
 _RESERVED_ALIAS = re.compile(r"(latest|[vV][0-9]+)")
 
 
 class Registry(RegistryView):
     """A registry repository: ``Registry(path)`` reads and writes its work tree."""
 
+    _op_id: str | None = None  # set by gitreg.sync so a replayed write keeps its id
+
     # --- writes --------------------------------------------------------------------------
 
+    @lock.locked
     def register(
         self,
         name: str,
@@ -60,6 +66,8 @@ class Registry(RegistryView):
         params = _check_strs(params or {}, "param")
         tags = _check_strs(tags or {}, "tag")
         lineage = {k: v for k, v in _check_strs(lineage or {}, "lineage key").items() if v}
+        secrets.refuse(tags=tags, params=params, lineage=lineage, description=description)
+        secrets.refuse(artifact=str(artifact))
         cfg = self.config
         try:
             model = self.get_model(name)
@@ -92,6 +100,31 @@ class Registry(RegistryView):
         )
         return mv
 
+    @lock.locked
+    def create_model(
+        self, name: str, description: str = "", tags: Mapping[str, str] | None = None
+    ) -> RegisteredModel:
+        """Create registered model ``name`` with no versions (one commit)."""
+        self._writable()
+        check_name(name)
+        tags = _check_strs(tags or {}, "tag")
+        _check_strs({"description": description}, "description", limit=65536)
+        if self.tree.read(model_path(name)) is not None or (self.root / model_dir(name)).exists():
+            raise AlreadyExists(f"a model named {name!r} already exists")
+        model = RegisteredModel(
+            name=name,
+            created_at=now(),
+            created_by=self.git.ident(),
+            description=description,
+            tags=tags,
+            last_version=self._max_ever(name),
+        )
+        self._commit(
+            f"create model {name}", {model_path(name): dump_record(model.to_dict(), "model")}
+        )
+        return model
+
+    @lock.locked
     def transition(
         self, name: str, version: int | str, stage: str, *, archive_existing: bool = False
     ) -> ModelVersion:
@@ -106,7 +139,7 @@ class Registry(RegistryView):
         if rule.via == "pull_request":
             raise PolicyError(
                 f"gitreg.yaml sends {stage} through a pull request; "
-                f"open one with 'gitreg transition {name} {mv.version} {stage} --pr'"
+                "prepare one with propose_transition() (the CLI's 'gitreg transition' does)"
             )
         if rule.from_stages is not None and mv.stage not in rule.from_stages:
             allowed = ", ".join(rule.from_stages)
@@ -130,6 +163,35 @@ class Registry(RegistryView):
         self._commit(message, version_files(changed))
         return changed[0]
 
+    def propose_transition(
+        self,
+        name: str,
+        version: int | str,
+        stage: str,
+        *,
+        ignore_gates: bool = False,
+        push: bool = True,
+        open_pr: bool = True,
+    ) -> Proposal:
+        """Prepare a transition as a pull request: a branch from the default branch with the
+        change (the work tree and current branch untouched), pushed, and the pull request
+        opened where a forge is configured. Raises GatesFailed unless ``ignore_gates``."""
+        from gitreg import promote
+
+        return promote.propose(
+            self, name, version, stage, ignore_gates=ignore_gates, push=push, open_pr=open_pr
+        )
+
+    def propose_rollback(
+        self, name: str, stage: str = "Production", *, push: bool = True, open_pr: bool = True
+    ) -> Proposal:
+        """``propose_transition`` back to the version that held ``stage`` before."""
+        from gitreg import promote
+
+        version = promote.previous_holder(self, name, stage)
+        return promote.propose(self, name, version, stage, push=push, open_pr=open_pr)
+
+    @lock.locked
     def set_alias(self, name: str, alias: str, version: int | str) -> RegisteredModel:
         self._writable()
         check_name(alias, "alias")
@@ -148,6 +210,7 @@ class Registry(RegistryView):
         )
         return model
 
+    @lock.locked
     def delete_alias(self, name: str, alias: str) -> RegisteredModel:
         self._writable()
         model = self.get_model(name)
@@ -161,12 +224,15 @@ class Registry(RegistryView):
         )
         return model
 
+    @lock.locked
     def set_tag(self, name: str, key: str, value: str, version: int | str | None = None) -> None:
         self._writable()
         check_key(key)
         _check_strs({key: value}, "tag")
+        secrets.refuse(tags={key: value})
         self._edit(name, version, f"tag {key}={value}", lambda tags: {**tags, key: value})
 
+    @lock.locked
     def delete_tag(self, name: str, key: str, version: int | str | None = None) -> None:
         self._writable()
 
@@ -178,11 +244,14 @@ class Registry(RegistryView):
 
         self._edit(name, version, f"delete tag {key}", drop)
 
+    @lock.locked
     def describe(self, name: str, text: str, version: int | str | None = None) -> None:
         self._writable()
         _check_strs({"description": text}, "description", limit=65536)
+        secrets.refuse(description=text)
         self._edit(name, version, "edit description", None, description=text)
 
+    @lock.locked
     def rename(self, old: str, new: str) -> RegisteredModel:
         self._writable()
         model = self.get_model(old)
@@ -191,18 +260,20 @@ class Registry(RegistryView):
             raise AlreadyExists(f"a model named {new!r} already exists")
         versions = [v.evolve(name=new) for v in self.versions(old)]
         renamed = model.evolve(name=new)
-        files: dict[str, bytes | None] = {p: None for p in self._modelversion_files(old)}
+        files: dict[str, bytes | None] = {p: None for p in self._model_files(old)}
         files[model_path(new)] = dump_record(renamed.to_dict(), "model")
         files.update(version_files(versions))
         self._commit(f"rename {old} -> {new}", files)
         return renamed
 
+    @lock.locked
     def delete_model(self, name: str) -> None:
         self._writable()
         self.get_model(name)
         self._refuse_protected(self.versions(name))
-        self._commit(f"delete {name}", dict.fromkeys(self._modelversion_files(name)))
+        self._commit(f"delete {name}", dict.fromkeys(self._model_files(name)))
 
+    @lock.locked
     def delete_version(self, name: str, version: int | str) -> None:
         self._writable()
         mv = self.get_version(name, version)
@@ -223,13 +294,17 @@ class Registry(RegistryView):
 
     def _artifact(self, name: str, artifact: str, progress: Progress) -> Any:
         cfg = self.config
+        store.check_options(cfg.storage_options)
         if "://" in artifact:
             store.check_uri(artifact, cfg.allowed)
             return store.describe(artifact, cfg.storage_options, progress)
         path = Path(artifact)
         if not path.exists() and not path.is_symlink():
             raise ArtifactError(f"no such file or folder: {artifact}")
-        return store.upload(path, self.store_uri(), name, cfg.storage_options, progress)
+        store.check_uri(self.store_uri(), cfg.allowed)  # the store itself, before any I/O
+        ref = store.upload(path, self.store_uri(), name, cfg.storage_options, progress)
+        store.check_uri(ref.uri, cfg.allowed)
+        return ref
 
     def store_uri(self) -> str:
         """``artifacts.store`` as an absolute URI (``file://../x`` is relative to the repo)."""
@@ -287,7 +362,7 @@ class Registry(RegistryView):
                     "transition it out first"
                 )
 
-    def _modelversion_files(self, name: str) -> list[str]:
+    def _model_files(self, name: str) -> list[str]:
         out = []
         for folder, _dirs, files in os.walk(self.root / model_dir(name)):
             rel = Path(folder).relative_to(self.root).as_posix()
@@ -299,6 +374,8 @@ class Registry(RegistryView):
         dirty = self.git.dirty_paths(*files)
         if dirty:
             raise Conflict(f"{dirty[0]} has uncommitted changes; commit or discard them first")
+        op = self._op_id or uuid.uuid4().hex
+        lock.begin(self.root, op, list(files))
         try:
             for rel, content in files.items():
                 target = self.root / rel
@@ -307,10 +384,13 @@ class Registry(RegistryView):
                     _prune_empty(target.parent, self.root / MODELS)
                 else:
                     _atomic_write(target, content)
-            return self.git.commit(list(files), f"{message}\n\nGitreg-Op: {uuid.uuid4().hex}")
+            sha = self.git.commit(list(files), f"{message}\n\nGitreg-Op: {op}")
         except BaseException:
             self.git.restore(files)
+            lock.end(self.root)
             raise
+        lock.end(self.root)
+        return sha
 
 
 def _check_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -339,6 +419,7 @@ def _atomic_write(target: Path, content: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(content)
+        lock.crash_point("before_replace")
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
