@@ -5,9 +5,8 @@ renamed is followed back to its old name(s)."""
 from __future__ import annotations
 
 import os
-import re
-from datetime import datetime, timezone
 
+from gitreg import dates
 from gitreg.changelog import changed_files, ensure_commit_graph, read_log, rfc3339, to_changes
 from gitreg.changes import ALIAS_CREATED, ALIAS_DELETED, MODEL_RENAMED, VERSION_CREATED, Change
 from gitreg.changes import VERSION_STAGE as STAGE
@@ -63,15 +62,7 @@ def history(
 
 def since_time(text: str) -> str:
     """``--since`` as RFC 3339 UTC: a date alone means the start of that day."""
-    value = text.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        value += "T00:00:00"
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T", 1))
-    except ValueError:
-        raise UsageError(f"invalid date {text!r}: use YYYY-MM-DD or an RFC 3339 time") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+    when = dates.parse(text, end_of_day=False)
     return rfc3339(int(when.timestamp()))
 
 

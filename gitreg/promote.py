@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gitreg import gates
-from gitreg.errors import Conflict, GitError, NotFound, PolicyError, UsageError
+from gitreg.errors import Conflict, GitError, NotFound, UsageError
 from gitreg.gates import GateResult
 from gitreg.manifest import ModelVersion
 from gitreg.plumbing import commit_on_branch, is_ancestor
@@ -83,27 +83,7 @@ def plan(view: RegistryView, ref: str, name: str, version: int | str, stage: str
         raise Conflict(f"{name} v{mv.version} is already in {stage}")
     rule = cfg.rule(name, stage)
     ctx = gate_context(view, view.git, ref, mv, stage)
-    if rule.from_stages is not None and mv.stage not in rule.from_stages and not ctx.rollback:
-        how = "through a pull request, and " if rule.via == "pull_request" else ""
-        raise PolicyError(
-            f"{name} v{mv.version} is in {mv.stage}; gitreg.yaml allows {stage} {how}only "
-            f"from {', '.join(rule.from_stages)}"
-        )
-    changed = [mv.evolve(stage=stage)]
-    lines = []
-    if rule.exclusive:
-        archive = cfg.archive_stage
-        holders = [v for v in view.versions(name) if v.stage == stage]
-        if holders and archive is None:
-            raise PolicyError(f"cannot archive {stage} versions: no Archived stage")
-        for other in holders:
-            changed.append(other.evolve(stage=archive))
-            lines.append(f"{name} v{other.version}: {stage} -> {archive}")
-    message = f"{name} v{mv.version}: {mv.stage} -> {stage}"
-    if ctx.rollback:
-        message += " (rollback)"
-    body = "\n".join(lines)
-    message += f"\n\n{body}" if body else ""
+    changed, message = view.stage_change(mv, stage, rollback=ctx.rollback)
     return Plan(
         version=mv,
         stage=stage,

@@ -12,10 +12,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gitreg import schema, search, store, uris, yamlio
+from gitreg import dates, schema, search, store, uris, yamlio
 from gitreg.errors import (
     ManifestError,
     NotFound,
+    PolicyError,
     UsageError,
 )
 from gitreg.git import Git
@@ -177,6 +178,41 @@ class RegistryView:
                 return mv
         raise NotFound(f"{u.name} has no version in stage {stage}")
 
+    def stage_change(
+        self,
+        mv: ModelVersion,
+        stage: str,
+        *,
+        archive_existing: bool = False,
+        rollback: bool = False,
+    ) -> tuple[list[ModelVersion], str]:
+        """The manifests and commit message that move ``mv`` into ``stage`` (already in its
+        configured spelling) as gitreg.yaml's ``from`` and ``exclusive`` rules say. A
+        rollback may return to a stage it held before whatever ``from`` says."""
+        rule = self.config.rule(mv.name, stage)
+        if rule.from_stages is not None and mv.stage not in rule.from_stages and not rollback:
+            how = "through a pull request, and " if rule.via == "pull_request" else ""
+            raise PolicyError(
+                f"{mv.name} v{mv.version} is in {mv.stage}; gitreg.yaml allows {stage} "
+                f"{how}only from {', '.join(rule.from_stages)}"
+            )
+        changed = [mv.evolve(stage=stage)]
+        lines = []
+        if rule.exclusive or archive_existing:
+            archive = self.config.archive_stage
+            holders = [v for v in self.versions(mv.name) if v.stage == stage]
+            if holders and archive is None:
+                raise PolicyError(f"cannot archive {stage} versions: no Archived stage")
+            for other in holders:
+                changed.append(other.evolve(stage=archive))
+                lines.append(f"{mv.name} v{other.version}: {stage} -> {archive}")
+        message = f"{mv.name} v{mv.version}: {mv.stage} -> {stage}"
+        if rollback:
+            message += " (rollback)"
+        if lines:
+            message += "\n\n" + "\n".join(lines)
+        return changed, message
+
     def search_versions(
         self, filter: str = "", order_by: Iterable[str] = (), max_results: int | None = None
     ) -> list[ModelVersion]:
@@ -289,18 +325,8 @@ def _millis(ts: str) -> int:
 
 
 def _as_of(date: str) -> str:
-    """``--at`` as git's ``@<epoch>``: a date alone means the end of that day, UTC; a time
-    without a zone is UTC. Parsed here so a typo is an error, not git's best guess."""
-    text = date.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        text += "T23:59:59"
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
-    except ValueError:
-        raise UsageError(f"invalid date {date!r}: use YYYY-MM-DD or an RFC 3339 time") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return f"@{int(when.timestamp())}"
+    """``--at`` as git's ``@<epoch>``: a date alone means the end of that day, UTC."""
+    return f"@{int(dates.parse(date, end_of_day=True).timestamp())}"
 
 
 def _version_number(version: int | str) -> int:

@@ -141,25 +141,7 @@ class Registry(RegistryView):
                 f"gitreg.yaml sends {stage} through a pull request; "
                 "prepare one with propose_transition() (the CLI's 'gitreg transition' does)"
             )
-        if rule.from_stages is not None and mv.stage not in rule.from_stages:
-            allowed = ", ".join(rule.from_stages)
-            raise PolicyError(
-                f"{name} v{mv.version} is in {mv.stage}; gitreg.yaml allows {stage} "
-                f"only from {allowed}"
-            )
-        changed = [mv.evolve(stage=stage)]
-        lines = []
-        if rule.exclusive or archive_existing:
-            archive = cfg.archive_stage
-            holders = [v for v in self.versions(name) if v.stage == stage]
-            if holders and archive is None:
-                raise PolicyError(f"cannot archive {stage} versions: no Archived stage")
-            for other in holders:
-                changed.append(other.evolve(stage=archive))
-                lines.append(f"{name} v{other.version}: {stage} -> {archive}")
-        message = f"{name} v{mv.version}: {mv.stage} -> {stage}"
-        if lines:
-            message += "\n\n" + "\n".join(lines)
+        changed, message = self.stage_change(mv, stage, archive_existing=archive_existing)
         self._commit(message, version_files(changed))
         return changed[0]
 
