@@ -15,6 +15,7 @@ fi
 git init -q --bare -b main remote.git
 say gitreg init registry
 git -C registry remote add origin "$PWD/remote.git"
+git -C registry push -q origin main
 export GITREG_REPO="$PWD/registry"
 
 # A stand-in for a trained model: a folder with weights and a config.
@@ -24,11 +25,12 @@ echo '{"layers": 3}' > train-output/fraud-detector/config.json
 
 say gitreg register fraud-detector train-output/fraud-detector \
     --metric val_auc=0.91 --param lr=0.01 --tag team=risk \
-    --run-id run-001 --data-version 2026-10 --description "Gradient boosting, October data."
+    --run-id run-001 --data-version 2026-10 --description "Gradient boosting, October data." \
+    --push
 head -c 1000 /dev/urandom >> train-output/fraud-detector/weights.bin   # "retrained"
-say gitreg register fraud-detector train-output/fraud-detector --metric val_auc=0.93 --run-id run-002
-say gitreg transition fraud-detector 2 Staging
-say gitreg alias set fraud-detector challenger 2
+say gitreg register fraud-detector train-output/fraud-detector --metric val_auc=0.93 --run-id run-002 --push
+say gitreg transition fraud-detector 2 Staging --push
+say gitreg alias set fraud-detector challenger 2 --push
 say gitreg list
 say gitreg show fraud-detector
 say gitreg search "metrics.val_auc > 0.92 AND stage = 'Staging'"
@@ -37,6 +39,9 @@ say gitreg resolve models:/fraud-detector@challenger --json
 say gitreg download models:/fraud-detector/Staging downloaded-model
 say gitreg resolve models:/fraud-detector/latest --ref HEAD~2
 say gitreg check
-say git -C registry push -q origin main
+say gitreg history fraud-detector
+# Production goes through a pull request, and gitreg.yaml's gates are judged first:
+# v2 has not been 24 hours in Staging, so this is refused (and main is untouched).
+say gitreg transition fraud-detector 2 Production || true
 say git -C registry log --format='%h %an  %s'
 printf '\nDemo registry in %s (shared remote: %s)\n' "$GITREG_REPO" "$PWD/remote.git"
