@@ -209,14 +209,48 @@ def test_errors_carry_mlflows_codes(client: Any, model_dir: Path, reg_path: Path
     assert commits(reg_path) == 5  # init, config, create m, v1, create other: nothing else
 
 
-def test_production_via_pull_request_is_refused_with_the_way_to_open_it(
+def test_production_via_pull_request_opens_a_branch_and_says_where(
+    tmp_path: Path, tracking_uri: str, model_dir: Path
+) -> None:
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    reg_path = make_registry(tmp_path / "reg", production_via="pull_request")
+    cfg = reg_path / "gitreg.yaml"
+    gates = cfg.read_text().split("    gates:\n")[1].split("  Archived:")[0]
+    cfg.write_text(cfg.read_text().replace("    gates:\n" + gates, ""))  # no gates here
+    git(reg_path, "commit", "-qam", "Production via pull request, no gates")
+    git(reg_path, "remote", "add", "origin", str(remote))
+    git(reg_path, "push", "-q", "origin", "main")
+    uri = f"gitreg://{reg_path}?push=true"
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=uri)
+    client.create_registered_model("m")
+    client.create_model_version("m", str(model_dir))
+    client.transition_model_version_stage("m", 1, "Staging")
+    assert git(remote, "log", "-1", "--format=%s", "main").strip() == "m v1: None -> Staging"
+    before = git(reg_path, "rev-parse", "HEAD")
+    with pytest.raises(MlflowException) as e:
+        client.transition_model_version_stage("m", 1, "Production")
+    assert code(e) == "INVALID_PARAMETER_VALUE"
+    message = str(e.value.message)
+    assert "through a pull request: prepared branch promote/m-v1-production" in message
+    assert "m v1 stays in Staging until it is merged" in message
+    assert git(reg_path, "rev-parse", "HEAD") == before, "main is untouched"
+    assert client.get_model_version("m", 1).current_stage == "Staging"
+    pushed = git(remote, "show", "promote/m-v1-production:models/m/versions/1.yaml")
+    assert "stage: Production" in pushed
+
+
+def test_failing_gates_are_refused_through_mlflow(
     tmp_path: Path, tracking_uri: str, model_dir: Path
 ) -> None:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     reg_path = tmp_path / "reg"
-    init_registry(reg_path)  # the template: Production via pull_request, from Staging
+    init_registry(reg_path)  # the template: Production via pull request, with gates
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=f"gitreg://{reg_path}")
     client.create_registered_model("m")
     client.create_model_version("m", str(model_dir))
@@ -225,12 +259,9 @@ def test_production_via_pull_request_is_refused_with_the_way_to_open_it(
     with pytest.raises(MlflowException) as e:
         client.transition_model_version_stage("m", 1, "Production")
     assert code(e) == "INVALID_PARAMETER_VALUE"
-    message = str(e.value.message)
-    assert "through a pull request" in message
-    assert f"gitreg --repo {reg_path} transition m 1 Production" in message
+    assert "time_in_stage" in str(e.value.message)
     assert git(reg_path, "rev-parse", "HEAD") == before
-    assert client.get_model_version("m", 1).current_stage == "Staging"
-    assert git(reg_path, "branch", "--list", "main").strip() == "* main"
+    assert git(reg_path, "branch", "--list", "promote/*") == ""
 
 
 def test_webhook_methods_answer_none(reg_path: Path) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -44,6 +45,13 @@ def registry_path(store_uri: str) -> Path:
     if not path:
         raise MlflowException(f"{store_uri!r} names no folder", INVALID_PARAMETER_VALUE)
     return Path(path)
+
+
+def wants_push(store_uri: str) -> bool:
+    """Push after every write: ``gitreg:///path?push=true``, or GITREG_PUSH=1 in the environment."""
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(store_uri).query)
+    value = (query.get("push") or [os.environ.get("GITREG_PUSH", "")])[-1]
+    return value.lower() in ("1", "true", "yes")
 
 
 @contextlib.contextmanager

@@ -6,9 +6,12 @@ or ``mlflow server --registry-store-uri gitreg:///…``) reaches ``GitregStore``
 this module only translates: MLflow's arguments in, MLflow's entities and error codes out,
 with the messages MLflow's own SQL store uses. What differs from that store, on purpose:
 
-* A transition that gitreg.yaml sends through a pull request is refused with
-  INVALID_PARAMETER_VALUE (MLflow's API cannot open a pull request); the message names the
-  ``gitreg transition`` command that opens it.
+* A transition that gitreg.yaml sends through a pull request never touches the default
+  branch: the store prepares the branch and pull request exactly as ``gitreg transition``
+  does, then answers INVALID_PARAMETER_VALUE naming the branch or link (the version keeps
+  its stage until the pull request is merged; failing gates are refused the same way).
+* Writes are local commits; ``gitreg:///path?push=true`` or ``GITREG_PUSH=1`` pushes each
+  one to ``origin`` (gitreg's race-safe push).
 * Deleting a Production version (or a model holding one) is refused the same way.
 * Names follow gitreg's rule (letters, digits, ``. _ -``), stricter than MLflow's.
 * ``last_updated_timestamp`` is the creation time; ``user_id`` is the git author.
@@ -58,6 +61,7 @@ from gitreg.mlflow_store.mapping import (
     version_entity,
     version_missing,
     version_number,
+    wants_push,
 )
 from gitreg.registry import Registry
 from gitreg.registry.view import _millis
@@ -76,6 +80,7 @@ class GitregStore(AbstractStore):
         self.store_uri = store_uri or ""
         self.tracking_uri = tracking_uri
         self.root = registry_path(self.store_uri)
+        self.push = wants_push(self.store_uri)
         self._lock = threading.Lock()
 
     # --- plumbing -----------------------------------------------------------------------
@@ -95,6 +100,10 @@ class GitregStore(AbstractStore):
                 if fcntl is not None:
                     fcntl.flock(f, fcntl.LOCK_EX)
                 yield reg
+                if self.push:
+                    from gitreg import sync
+
+                    sync.push(reg)
 
     def _model(self, reg: Registry, name: str) -> RegisteredModel:
         try:
@@ -300,11 +309,11 @@ class GitregStore(AbstractStore):
             if mv.stage == target and not archive_existing_versions:
                 return self._entity(reg, mv)
             if reg.config.rule(name, target).via == "pull_request":
+                proposal = reg.propose_transition(name, mv.version, target)
+                where = proposal.url or f"branch {proposal.branch}"
                 raise MlflowException(
-                    f"gitreg.yaml sends {target} through a pull request, which MLflow's API "
-                    f"cannot open: run 'gitreg --repo {reg.root} transition {name} {mv.version} "
-                    f"{target}' to open it; {name} v{mv.version} stays in {mv.stage} until "
-                    "the pull request is merged",
+                    f"gitreg.yaml sends {target} through a pull request: prepared {where}; "
+                    f"{name} v{mv.version} stays in {mv.stage} until it is merged",
                     INVALID_PARAMETER_VALUE,
                 )
             if mv.stage != target:
