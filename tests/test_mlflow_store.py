@@ -37,6 +37,9 @@ def make_registry(path: Path, production_via: str = "commit") -> Path:
     cfg = path / "gitreg.yaml"
     text = cfg.read_text().replace("via: pull_request", f"via: {production_via}")
     text = text.replace("    from: [Staging]\n    exclusive: true\n", "")  # as MLflow: any move
+    if production_via == "commit":  # ... and no gates
+        gates = text.split("    gates:\n")[1].split("  Archived:")[0]
+        text = text.replace("    gates:\n" + gates, "")
     cfg.write_text(text)
     git(path, "commit", "-qam", "Production via commit")
     return path

@@ -227,8 +227,10 @@ def test_failed_commit_leaves_tree_as_before(reg: Registry, artifact: Path) -> N
 def test_production_cannot_be_deleted(tmp_path: Path, artifact: Path) -> None:
     init_registry(tmp_path / "r")
     cfg = tmp_path / "r/gitreg.yaml"
-    cfg.write_text(cfg.read_text().replace("via: pull_request", "via: commit"))
-    git(tmp_path / "r", "commit", "-qam", "production by commit")
+    text = cfg.read_text().replace("via: pull_request", "via: commit")
+    gates = text.split("    gates:\n")[1].split("  Archived:")[0]
+    cfg.write_text(text.replace("    gates:\n" + gates, ""))
+    git(tmp_path / "r", "commit", "-qam", "production by commit, no gates")
     reg = Registry(tmp_path / "r")
     reg.register("m", artifact)
     reg.transition("m", 1, "Staging")
@@ -269,3 +271,24 @@ def test_rewriting_an_unchanged_record_changes_no_byte(reg: Registry, artifact: 
     before = git(reg.root, "rev-parse", "HEAD")
     reg.set_alias("m", "champion", 1)
     assert git(reg.root, "rev-parse", "HEAD") == before, "a no-op write makes no commit"
+
+
+def test_gates_bind_direct_commit_transitions(tmp_path: Path, artifact: Path) -> None:
+    init_registry(tmp_path / "r")
+    cfg = tmp_path / "r/gitreg.yaml"
+    cfg.write_text(
+        cfg.read_text().replace(
+            "  Staging:\n    via: commit\n",
+            "  Staging:\n    via: commit\n    gates:\n      - metric: auc\n        min: 0.8\n",
+        )
+    )
+    git(tmp_path / "r", "commit", "-qam", "a gate on Staging")
+    reg = Registry(tmp_path / "r")
+    reg.register("m", artifact, metrics={"auc": 0.7})
+    reg.register("m", artifact)  # no metric at all: fails closed
+    for version in (1, 2):
+        with pytest.raises(PolicyError, match=f"m v{version} fails the gates for Staging"):
+            reg.transition("m", version, "Staging")
+    reg.register("m", artifact, metrics={"auc": 0.85})
+    assert reg.transition("m", 3, "Staging").stage == "Staging"
+    assert [v.stage for v in reg.versions("m")] == ["None", "None", "Staging"]

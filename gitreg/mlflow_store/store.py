@@ -309,7 +309,15 @@ class GitregStore(AbstractStore):
             if mv.stage == target and not archive_existing_versions:
                 return self._entity(reg, mv)
             if reg.config.rule(name, target).via == "pull_request":
-                proposal = reg.propose_transition(name, mv.version, target)
+                from gitreg.gates import GatesFailed
+
+                try:
+                    proposal = reg.propose_transition(name, mv.version, target)
+                except GatesFailed as e:
+                    raise MlflowException(
+                        f"gitreg.yaml sends {target} through a pull request, and {e}",
+                        INVALID_PARAMETER_VALUE,
+                    ) from None
                 where = proposal.url or f"branch {proposal.branch}"
                 raise MlflowException(
                     f"gitreg.yaml sends {target} through a pull request: prepared {where}; "

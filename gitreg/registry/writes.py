@@ -141,6 +141,14 @@ class Registry(RegistryView):
                 f"gitreg.yaml sends {stage} through a pull request; "
                 "prepare one with propose_transition() (the CLI's 'gitreg transition' does)"
             )
+        if rule.gates:  # gates bind direct commits too, not only pull requests
+            from gitreg import gates
+            from gitreg.stage_history import gate_context
+
+            ctx = gate_context(self, self.git, "HEAD", mv, stage)
+            failed = gates.failures(gates.evaluate(rule.gates, mv, ctx))
+            if failed:
+                raise gates.GatesFailed(name, mv.version, stage, failed)
         changed, message = self.stage_change(mv, stage, archive_existing=archive_existing)
         self._commit(message, version_files(changed))
         return changed[0]
