@@ -13,25 +13,19 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import fastimport
+from fastimport import GIT_ENV, IDENT, FastImport
+
 from gitreg.manifest import ArtifactRef, ModelVersion, RegisteredModel
 from gitreg.registry import dump_record, model_path, version_path
 from gitreg.template import init_registry
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-}
-IDENT = "bench <bench@example.com>"
 STAGES = ["None", "Staging", "Production", "Archived"]
 HOT = "model-hot"
 
@@ -39,30 +33,11 @@ HOT = "model-hot"
 def build(root: Path, commits: int, models: int, marks: list[int]) -> None:
     """``commits`` commits on main after the init commit; tags ``at-N`` at each mark."""
     init_registry(root)
-    base = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=root, check=True, capture_output=True, text=True
-    ).stdout.strip()
+    stream = FastImport(root)
     rng = random.Random(7)
     names = [HOT] + [f"model-{i:04d}" for i in range(1, models)]
     state: dict[str, tuple[RegisteredModel, dict[int, ModelVersion]]] = {}
     art = ArtifactRef(uri="s3://bench/model.bin", digest="sha256:" + "ab" * 32, size=123)
-    t0 = 1_700_000_000
-    out: list[bytes] = []
-
-    def commit(n: int, message: str, files: dict[str, bytes]) -> None:
-        when = t0 + n * 60
-        msg = f"{message}\n\nGitreg-Op: {n:032x}\n".encode()
-        out.append(f"commit refs/heads/main\nmark :{n}\n".encode())
-        out.append(f"author {IDENT} {when} +0000\ncommitter {IDENT} {when} +0000\n".encode())
-        out.append(b"data %d\n%s" % (len(msg), msg))
-        if n == 1:
-            out.append(f"from {base}\n".encode())
-        for path, data in files.items():
-            out.append(b"M 100644 inline %s\ndata %d\n%s\n" % (path.encode(), len(data), data))
-        out.append(b"\n")
-        if n in marks:
-            out.append(f"reset refs/tags/at-{n}\nfrom :{n}\n\n".encode())
-
     for n in range(1, commits + 1):
         name = names[n - 1] if n <= models else (HOT if rng.random() < 0.1 else rng.choice(names))
         stamp = f"2023-11-14T22:13:{n % 60:02d}Z"
@@ -70,9 +45,10 @@ def build(root: Path, commits: int, models: int, marks: list[int]) -> None:
             model = RegisteredModel(name=name, created_at=stamp, created_by=IDENT)
             state[name] = (model, {})
         message, files = step(rng, n, name, state, art, stamp)
-        commit(n, message, files)
-    subprocess.run(["git", "fast-import", "--quiet"], cwd=root, input=b"".join(out), check=True)
-    subprocess.run(["git", "reset", "-q", "--hard", "main"], cwd=root, check=True)
+        stream.commit(message, dict(files))
+        if n in marks:
+            stream.tag(f"at-{n}", n)
+    stream.run()
 
 
 def step(
@@ -124,18 +100,9 @@ def step(
 
 
 def timed(cmd: list[str], runs: int, env: dict[str, str]) -> tuple[float, float, int]:
-    """Median wall and CPU (user + system) time in ms of ``runs`` runs after one warm-up,
-    and the rows printed. CPU time is the steadier figure on a busy machine."""
-    rows = subprocess.run(cmd, check=True, capture_output=True, env=env, text=True).stdout
-    walls, cpus = [], []
-    for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, env=env)
-        walls.append((time.perf_counter() - t0) * 1000)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append((after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000)
-    return statistics.median(walls), statistics.median(cpus), len(rows.splitlines()) - 1
+    """Median wall and CPU ms of ``runs`` runs, and the rows printed (less the header)."""
+    wall, cpu, lines = fastimport.timed(cmd, runs, env)
+    return wall, cpu, lines - 1
 
 
 def main() -> None:
