@@ -48,7 +48,9 @@ def history(
         parents = {r.sha: (r.parents[0] if r.parents else None) for r in records}
         for rec in records:
             if rec.paths.get(model_path(current), ("", ""))[0] == _NULL:
-                rec.paths = changed_files(git, rec.sha, parents[rec.sha])  # a rename?
+                rec.paths = _rename_paths(
+                    changed_files(git, rec.sha, parents[rec.sha]), current
+                )  # a rename?
         hop = [c for c in to_changes(git, records) if c.name == current]
         for c in hop:
             parent = parents[c.commit]
@@ -58,6 +60,19 @@ def history(
     if not found and not after:
         raise NotFound(f"no model named {name!r} was ever registered")
     return [c for c in found if _wanted(c, number, stage, after)]
+
+
+def _rename_paths(paths: dict[str, tuple[str, str]], name: str) -> dict[str, tuple[str, str]]:
+    """The paths a rename of ``name`` could involve: its own, and those of models whose
+    model.yaml vanished in the commit (one commit that adds 10,000 manifests of other
+    models must not cost 10,000 parses per model)."""
+    gone = {
+        p.split("/")[1]
+        for p, (_, new) in paths.items()
+        if p.endswith("/model.yaml") and new == _NULL
+    }
+    keep = gone | {name}
+    return {p: pair for p, pair in paths.items() if p.split("/")[1] in keep}
 
 
 def since_time(text: str) -> str:

@@ -30,20 +30,21 @@ class WorkTree:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.label = "work tree"
+        self._base = str(root)  # plain strings: pathlib costs more than the lstat calls
 
     def read(self, rel: str) -> bytes | None:
         """A regular file's bytes, or None if absent. A symbolic link anywhere on the way
         is refused, never followed: a manifest must not read ``~/.aws/credentials``."""
-        folder = self.root
+        folder = self._base
         for part in rel.split("/")[:-1]:
-            folder = folder / part
+            folder = f"{folder}/{part}"
             try:
                 if stat.S_ISLNK(os.lstat(folder).st_mode):
                     raise ManifestError(rel, None, f"{part} is a symbolic link; gitreg refuses it")
             except (FileNotFoundError, NotADirectoryError):
                 return None
         try:
-            fd = os.open(self.root / rel, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(f"{self._base}/{rel}", os.O_RDONLY | os.O_NOFOLLOW)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
         except OSError as e:

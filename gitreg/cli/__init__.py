@@ -4,7 +4,7 @@ Each module holds a family of commands on the shared ``cli`` group; importing th
 registers them.
 """
 
-from gitreg.cli import artifacts, audit_trail, mlflow_import, promotion, read, share, write  # noqa: F401  (registers the commands)
+from gitreg.cli import artifacts, audit_trail, mlflow_import, promotion, read, share, site, write  # noqa: F401  (registers the commands)
 from gitreg.cli._base import cli
 
 

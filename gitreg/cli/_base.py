@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn, TypeVar
@@ -46,6 +45,8 @@ class Cli(click.Group):
         except KeyboardInterrupt:
             raise Failure("interrupted", 130) from None
         except Exception as e:
+            import tempfile
+
             fd, log = tempfile.mkstemp(prefix="gitreg-crash-", suffix=".log")
             with os.fdopen(fd, "w") as f:
                 traceback.print_exc(file=f)

@@ -17,7 +17,6 @@ from gitreg.cli.progress import progress, quiet_option
 from gitreg.errors import GitregError
 from gitreg.manifest import ModelVersion
 from gitreg.registry import RegistryView
-from gitreg.store import redact
 
 EXIT = {"OK": 0, "MISMATCH": 1, "MISSING": 4, "ERROR": 5}
 _PRECEDENCE = ("MISMATCH", "MISSING", "ERROR")
@@ -74,6 +73,8 @@ def verify(
                 status, detail = view.verify(mv, bar)
         except GitregError as e:
             status, detail = "ERROR", str(e)
+        from gitreg.store import redact
+
         uri = redact(mv.artifact.uri)
         rows.append(
             {"name": mv.name, "version": mv.version, "uri": uri, "status": status, "detail": detail}

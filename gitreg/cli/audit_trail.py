@@ -4,11 +4,14 @@ between two commits, typed) and ``notify`` (deliver those to gitreg.yaml's webho
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
-from gitreg.changes import Change
 from gitreg.cli._base import as_of_options, cli, emit, json_option, open_view
+
+if TYPE_CHECKING:
+    from gitreg.changes import Change  # the parser itself is loaded only when used
 
 
 def _who(ident: str) -> str:

@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gitreg import dates, schema, search, store, uris, yamlio
+from gitreg import dates, schema, search, uris, yamlio
 from gitreg.errors import (
     ManifestError,
     NotFound,
@@ -25,6 +25,7 @@ from gitreg.policy import Config
 from gitreg.tree import CommitTree, Tree, WorkTree
 
 if TYPE_CHECKING:
+    from gitreg import store  # imported where used: reads never touch artifacts
     from gitreg.changes import Change
 
 CONFIG = "gitreg.yaml"
@@ -219,7 +220,7 @@ class RegistryView:
         """Versions matching an MLflow filter string (plus stage, metrics, params, aliases)."""
         flt = search.parse(filter)
         records = []
-        for model in self.list_models():
+        for model in self._models_named(_only_names(flt.node)):
             by_version: dict[int, list[str]] = {}
             for alias, v in model.aliases.items():
                 by_version.setdefault(v, []).append(alias)
@@ -229,6 +230,14 @@ class RegistryView:
                     records.append(rec)
         ordered = search.sort_records(records, list(order_by))
         return [r["_object"] for r in ordered[:max_results]]
+
+    def _models_named(self, names: frozenset[str] | None) -> list[RegisteredModel]:
+        """Every model, or only those of ``names`` that exist (a filter that pins the name
+        need not read every other model's versions)."""
+        if names is None:
+            return self.list_models()
+        found = [n for n in sorted(names) if _is_name(n) and self.tree.read(model_path(n))]
+        return [self.get_model(n) for n in found]
 
     def search_models(
         self, filter: str = "", order_by: Iterable[str] = (), max_results: int | None = None
@@ -267,6 +276,8 @@ class RegistryView:
     ) -> ModelVersion:
         """Copy a version's artifact to ``dest``, verified; through the local cache
         (``store.cached_download``) unless ``cache`` is False."""
+        from gitreg import store
+
         mv = self.resolve(uri)
         if cache:
             store.cached_download(mv.artifact, dest, self.config.storage_options, progress)
@@ -277,6 +288,8 @@ class RegistryView:
     def verify(self, version: str | ModelVersion, progress: Progress = None) -> store.Verification:
         """Check the bytes behind a version (a ``models:/`` URI or a ModelVersion) against
         its manifest: size first, then sha256. ("OK" | "MISMATCH" | "MISSING", why)."""
+        from gitreg import store
+
         mv = self.resolve(version) if isinstance(version, str) else version
         return store.verify_detail(mv.artifact, self.config.storage_options, progress)
 
@@ -315,6 +328,30 @@ def model_record(model: RegisteredModel) -> dict[str, Any]:
         "aliases": sorted(model.aliases),
         "_object": model,
     }
+
+
+def _only_names(node: search.Node | None) -> frozenset[str] | None:
+    """The only model names a record matching ``node`` can have, or None if any may."""
+    if isinstance(node, search.Compare):
+        if node.field != search.Field("attr", "name") or node.op not in ("=", "IN"):
+            return None
+        values = node.value if isinstance(node.value, tuple) else (node.value,)
+        return frozenset(v for v in values if isinstance(v, str))
+    if node is None:
+        return None
+    sets = [_only_names(item) for item in node.items]
+    if node.op == "AND":
+        known = [s for s in sets if s is not None]
+        return frozenset.intersection(*known) if known else None
+    known = [s for s in sets if s is not None]
+    return frozenset().union(*known) if len(known) == len(sets) else None
+
+
+def _is_name(name: str) -> bool:
+    try:
+        return bool(check_name(name))
+    except UsageError:
+        return False
 
 
 def _millis(ts: str) -> int:

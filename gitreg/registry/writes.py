@@ -7,13 +7,12 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitreg import lock, schema, secrets, store
+from gitreg import lock, schema, secrets, validated, yamlio
 from gitreg.errors import AlreadyExists, ArtifactError, Conflict, NotFound, PolicyError, UsageError
 from gitreg.manifest import ModelVersion, RegisteredModel, check_key, check_name
 from gitreg.registry.view import (
@@ -278,11 +277,15 @@ class Registry(RegistryView):
     # --- write helpers ----------------------------------------------------------------
 
     def _writable(self) -> None:
-        doc = self._doc(CONFIG)
-        if doc is not None:
-            schema.validate(doc, "config")
+        raw = self.tree.read(CONFIG)
+        if raw is None or validated.seen(self.root, raw, "config"):
+            return
+        schema.validate(yamlio.load(raw, CONFIG), "config")
+        validated.remember(self.root, raw, "config")
 
     def _artifact(self, name: str, artifact: str, progress: Progress) -> Any:
+        from gitreg import store  # here, not at the top: read commands never need it
+
         cfg = self.config
         store.check_options(cfg.storage_options)
         if "://" in artifact:
@@ -405,6 +408,8 @@ def _check_strs(values: Mapping[str, Any], what: str, limit: int = 6000) -> dict
 
 def _atomic_write(target: Path, content: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=".gitreg-tmp-", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as f:
