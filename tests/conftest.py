@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from gitreg import Registry
+from gitreg.template import init_registry
+
 
 @pytest.fixture(autouse=True)
 def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,3 +33,18 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=os.environ
     ).stdout
+
+
+@pytest.fixture
+def reg(tmp_path: Path) -> Registry:
+    """A new registry (from the template) in a temporary folder."""
+    init_registry(tmp_path / "reg")
+    return Registry(tmp_path / "reg")
+
+
+@pytest.fixture
+def artifact(tmp_path: Path) -> Path:
+    """A small model file to register."""
+    p = tmp_path / "model.pkl"
+    p.write_bytes(b"weights" * 1000)
+    return p

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from conftest import git
 
@@ -14,20 +13,6 @@ from gitreg.changes import EVENT_TYPES, Change
 from gitreg.cli import cli
 from gitreg.events import NULL_SHA, events
 from gitreg.registry import dump_record, version_path
-from gitreg.template import init_registry
-
-
-@pytest.fixture
-def reg(tmp_path: Path) -> Registry:
-    init_registry(tmp_path / "reg")
-    return Registry(tmp_path / "reg")
-
-
-@pytest.fixture
-def artifact(tmp_path: Path) -> Path:
-    p = tmp_path / "model.pkl"
-    p.write_bytes(b"weights" * 100)
-    return p
 
 
 def head(reg: Registry) -> str:

@@ -19,20 +19,6 @@ from gitreg.cli import cli
 from gitreg.errors import NotFound, UsageError
 from gitreg.history import history
 from gitreg.registry import dump_record, version_path
-from gitreg.template import init_registry
-
-
-@pytest.fixture
-def reg(tmp_path: Path) -> Registry:
-    init_registry(tmp_path / "reg")
-    return Registry(tmp_path / "reg")
-
-
-@pytest.fixture
-def artifact(tmp_path: Path) -> Path:
-    p = tmp_path / "model.pkl"
-    p.write_bytes(b"weights" * 100)
-    return p
 
 
 def texts(reg: Registry, name: str, **kw: str) -> list[str]:

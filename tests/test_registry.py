@@ -22,19 +22,6 @@ from gitreg.registry import dump_record, model_path, version_path
 from gitreg.template import init_registry
 
 
-@pytest.fixture
-def reg(tmp_path: Path) -> Registry:
-    init_registry(tmp_path / "reg")
-    return Registry(tmp_path / "reg")
-
-
-@pytest.fixture
-def artifact(tmp_path: Path) -> Path:
-    p = tmp_path / "model.pkl"
-    p.write_bytes(b"weights" * 1000)
-    return p
-
-
 def commits(reg: Registry) -> list[str]:
     return git(reg.root, "log", "--format=%s").splitlines()
 
