@@ -15,16 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from fastimport import GIT_ENV
+
 from gitreg.manifest import ArtifactRef, ModelVersion, RegisteredModel
 from gitreg.registry import dump_record, model_path, version_path
 from gitreg.template import init_registry
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-}
 
 
 def build(root: Path, versions: int, artifact: Path) -> None:
@@ -90,7 +85,7 @@ def main() -> None:
         base = timed([sys.executable, "-c", "pass"], args.runs, env)
         print(f"python -c pass                           {base:7.1f} ms")
         for uri in [
-            "models:/m/500",
+            f"models:/m/{args.versions // 2}",
             "models:/m@champion",
             "models:/m/latest",
             "models:/m/Production",

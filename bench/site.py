@@ -14,17 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from fastimport import GIT_ENV
+
 from gitreg.manifest import ArtifactRef, ModelVersion, RegisteredModel
 from gitreg.registry import Registry, dump_record, model_path, version_path
 from gitreg.site import build_site
 from gitreg.template import init_registry
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.com",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.com",
-}
 
 
 def build(root: Path, versions: int, models: int) -> None:

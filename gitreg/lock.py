@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -52,16 +51,10 @@ def crash_point(name: str) -> None:
 
 @lru_cache(maxsize=64)
 def git_dir(root: Path) -> Path:
-    out = subprocess.run(
-        ["git", "rev-parse", "--absolute-git-dir"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if out.returncode != 0:
+    out = Git(root).run("rev-parse", "--absolute-git-dir", check=False).strip()
+    if not out:
         raise GitError(f"{root} is not a git work tree")
-    return Path(out.stdout.strip())
+    return Path(out)
 
 
 def lock_timeout() -> float:
