@@ -1,5 +1,7 @@
 """gitreg: a model registry whose database is a git repository."""
 
+from typing import TYPE_CHECKING, Any
+
 from gitreg.errors import (
     AlreadyExists,
     ArtifactError,
@@ -14,7 +16,20 @@ from gitreg.errors import (
     UsageError,
 )
 from gitreg.manifest import ArtifactRef, FileEntry, ModelVersion, RegisteredModel
-from gitreg.registry import Registry
+
+if TYPE_CHECKING:
+    from gitreg.registry import Registry
+
+
+def __getattr__(name: str) -> Any:
+    # Registry (and with it the write machinery) loads on first use, so that the
+    # command line's read commands start without it.
+    if name == "Registry":
+        from gitreg.registry import Registry
+
+        return Registry
+    raise AttributeError(f"module 'gitreg' has no attribute {name!r}")
+
 
 __all__ = [
     "AlreadyExists",

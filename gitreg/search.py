@@ -285,6 +285,9 @@ def _getter(field: Field) -> Callable[[Record], Any]:
             else ()
         )
 
+    if kind == "attr" and not numeric:  # the common case, kept to one call and one check
+        return lambda r: v if isinstance(v := r.get(key), str) else None
+
     def get(r: Record) -> Any:
         try:
             v = r.get(key) if kind == "attr" else r.get(kind, _NO_KEYS).get(key)

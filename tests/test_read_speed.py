@@ -56,18 +56,38 @@ def test_name_pinned_search_equals_a_full_scan(reg: Registry) -> None:
 
 
 def test_read_commands_leave_the_store_and_change_parser_unimported(reg: Registry) -> None:
-    code = (
-        "import sys\n"
-        "from gitreg.cli import cli\n"
-        f"cli(['--repo', {str(reg.root)!r}, 'resolve', 'models:/b@champion'],"
-        " standalone_mode=False)\n"
-        "heavy = {'gitreg.store', 'gitreg.changes', 'git', 'fsspec', 'jsonschema'}\n"
-        "print(sorted(m for m in sys.modules if m in heavy or m.split('.')[0] in heavy))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.splitlines() == [(reg.root.parent / "m.bin").as_uri(), "[]"]
+    heavy = "{'gitreg.store', 'gitreg.changes', 'git', 'fsspec', 'jsonschema'}"
+    for warm in (False, True):
+        if warm:  # the query index knows every file: not even YAML or the writes load
+            reg.search_versions("")
+            heavy = heavy[:-1] + ", 'yaml', 'gitreg.registry.writes', 'gitreg.cli.write'}"
+        code = (
+            "import sys\n"
+            "from gitreg.cli import cli\n"
+            f"cli(['--repo', {str(reg.root)!r}, 'resolve', 'models:/b@champion'],"
+            " standalone_mode=False)\n"
+            f"heavy = {heavy}\n"
+            "print(sorted(m for m in sys.modules if m in heavy or m.split('.')[0] in heavy))\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        assert out.splitlines() == [(reg.root.parent / "m.bin").as_uri(), "[]"]
+
+
+def test_every_command_is_found_in_the_module_the_lazy_group_names() -> None:
+    import importlib
+    import pkgutil
+
+    import gitreg.cli
+    from gitreg.cli._base import COMMANDS, cli
+
+    for module in pkgutil.iter_modules(gitreg.cli.__path__):
+        importlib.import_module(f"gitreg.cli.{module.name}")
+    assert set(cli.commands) == set(COMMANDS)
+    for name, command in cli.commands.items():
+        assert command.callback is not None
+        assert command.callback.__module__ == f"gitreg.cli.{COMMANDS[name]}", name
 
 
 def test_a_write_skips_revalidating_an_unchanged_config_but_never_a_changed_one(

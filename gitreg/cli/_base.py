@@ -10,13 +10,16 @@ import json
 import os
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from gitreg.errors import GitregError, UsageError
 from gitreg.manifest import ModelVersion, RegisteredModel
-from gitreg.registry import Registry, RegistryView
+from gitreg.registry.view import RegistryView
+
+if TYPE_CHECKING:
+    from gitreg.registry import Registry
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,8 +35,33 @@ class Failure(click.ClickException):
         click.echo(f"gitreg: error: {self.message}", err=True)
 
 
+# command -> the module of gitreg.cli that defines it, imported when the command runs (a
+# read command then never loads the write, artifact or promotion code)
+COMMANDS = {
+    **dict.fromkeys(["check", "download", "list", "resolve", "search", "show"], "read"),
+    **dict.fromkeys(["alias", "delete", "describe", "init", "register"], "write"),
+    **dict.fromkeys(["rename", "tag", "transition"], "write"),
+    **dict.fromkeys(["events", "history", "notify"], "audit_trail"),
+    **dict.fromkeys(["audit", "rollback"], "promotion"),
+    "import-mlflow": "mlflow_import",
+    "push": "share",
+    "site": "site",
+    "verify": "artifacts",
+}
+
+
 class Cli(click.Group):
     """Turns every library error into one sentence and an exit status."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            importlib.import_module(f"gitreg.cli.{COMMANDS[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -64,12 +92,14 @@ def fail(message: str) -> NoReturn:
 
 def open_registry(ctx: click.Context) -> Registry:
     """The registry named by --repo / GITREG_REPO, for commands that write."""
+    from gitreg.registry import Registry
+
     return Registry(ctx.obj["repo"])
 
 
 def open_view(ctx: click.Context, ref: str | None = None, at: str | None = None) -> RegistryView:
     """The registry for commands that read: now, or as of --ref / --at."""
-    reg = Registry(ctx.obj["repo"])
+    reg = RegistryView(ctx.obj["repo"])
     return reg.at(ref=ref, date=at) if (ref or at) else reg
 
 

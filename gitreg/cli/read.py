@@ -21,6 +21,7 @@ from gitreg.cli._base import (
 )
 from gitreg.cli.progress import progress, quiet_option
 from gitreg.manifest import ModelVersion
+from gitreg.registry.view import newest_per_stage
 
 
 @cli.command("list")
@@ -35,13 +36,12 @@ def list_(ctx: click.Context, ref: str | None, at: str | None, as_json: bool) ->
       gitreg list --json
     """
     reg = open_view(ctx, ref, at)
-    models = reg.list_models()
     if as_json:
-        emit([m.to_dict() for m in models])
+        emit([m.to_dict() for m in reg.list_models()])
         return
     rows = []
-    for m in models:
-        latest = reg.latest_versions(m.name)
+    for m, versions in reg.catalog():
+        latest = newest_per_stage(versions)
         stages = ", ".join(f"{v.stage}: v{v.version}" for v in latest if v.stage != "None")
         aliases = ", ".join(f"{a}=v{v}" for a, v in sorted(m.aliases.items()))
         rows.append([m.name, m.last_version, stages, aliases, brief(m.description, 40)])

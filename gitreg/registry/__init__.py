@@ -1,6 +1,8 @@
 """The public API over one registry repository: ``Registry`` (reads and writes the work
 tree) and ``RegistryView`` (reads only; what ``Registry.at(ref|date)`` returns)."""
 
+from typing import TYPE_CHECKING, Any
+
 from gitreg.registry.view import (
     CONFIG,
     MODELS,
@@ -12,7 +14,18 @@ from gitreg.registry.view import (
     version_files,
     version_path,
 )
-from gitreg.registry.writes import Registry
+
+if TYPE_CHECKING:
+    from gitreg.registry.writes import Registry
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Registry":  # loaded on first use: read commands never need the writes
+        from gitreg.registry.writes import Registry
+
+        return Registry
+    raise AttributeError(f"module 'gitreg.registry' has no attribute {name!r}")
+
 
 __all__ = [
     "CONFIG",

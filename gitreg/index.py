@@ -1,0 +1,387 @@
+"""The query index: every registry file's parsed record, kept in SQLite under
+``.git/gitreg/index.sqlite`` so that searching or listing 100,000 versions does not
+re-parse 100,000 YAML files (the hardened loader costs ~0.2 ms a file).
+
+Records are keyed by git blob id (sha1 of ``blob <size>\\0<bytes>``), so a record can
+never be stale: different bytes are a different key. What can be stale is knowing which
+blob a path holds:
+
+- for a commit, git says it (``ls-tree``), so the index is right by construction;
+- for the work tree, a stat cache (mtime, ctime, size, inode per path) says it, as git's
+  own index does. A path whose stat changed is re-read and re-hashed; a path changed in
+  the last two seconds gets no stat entry at all (it could change again within the
+  clock's granularity), so it is re-hashed on every read until it settles.
+
+Adding and removing files is seen because every query lists the folders it reads. The
+index is a cache: it is rebuilt when its format changes, when it is unreadable, or when
+it is deleted, and every write to it is best effort (a read-only ``.git`` only makes
+queries slower). Records are stored with ``marshal``: they are plain dicts of str, int
+and float, checked before they were stored, and marshal decodes them 2x faster than json.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import re
+import sqlite3
+import stat
+import sys
+import time
+from collections.abc import Collection, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from gitreg.errors import ManifestError
+
+FORMAT = f"1 marshal{marshal.version} py{sys.version_info[0]}.{sys.version_info[1]}"
+_VERSION_FILE = re.compile(r"[1-9][0-9]*\.yaml")
+_LAYOUT = re.compile(r"models/([^/]+)/(?:model\.yaml|versions/[1-9][0-9]*\.yaml)")
+_RACY_NS = 2_000_000_000
+_PARALLEL_ABOVE = 2000  # parse on every core when this many files are new to the index
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (oid TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, oid TEXT NOT NULL, sig TEXT NOT NULL);
+"""
+Records = dict[str, dict[str, Any]]  # registry path -> the record's canonical dict
+
+
+def blob_id(raw: bytes) -> str:
+    """The id git gives these bytes as a blob."""
+    import hashlib  # 3 ms to import; a query the stat cache answers never needs it
+
+    return hashlib.sha1(b"blob %d\0" % len(raw) + raw, usedforsecurity=False).hexdigest()
+
+
+def open_index(root: Path) -> Index | None:
+    """The index of the registry at ``root``, or None where there is no ``.git`` folder to
+    keep it in (a linked worktree or a bare copy simply reads without one)."""
+    git_dir = root / ".git"
+    return Index(git_dir / "gitreg" / "index.sqlite") if git_dir.is_dir() else None
+
+
+class Index:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    # --- the two questions ----------------------------------------------------------
+
+    def worktree(self, root: Path, names: Collection[str] | None, versions: bool = True) -> Records:
+        """The records of the model folders ``names`` (every one if None) in the work
+        tree at ``root`` (their model.yaml only, unless ``versions``), each file's bytes
+        read only if its stat changed."""
+        found = _walk(root, names, versions)
+        known = self._files(names)
+        if not versions:
+            known = {p: v for p, v in known.items() if p.endswith("/model.yaml")}
+        now = time.time_ns()
+        oids: dict[str, str] = {}
+        fresh: dict[str, tuple[str, str]] = {}  # path -> (blob id, stat signature) to keep
+        read: dict[str, bytes] = {}
+        for path, (sig, changed_ns) in found.items():
+            old = known.pop(path, None)
+            if old is not None and old[1] == sig and sig:
+                oids[path] = old[0]
+            elif (raw := _read(root, path)) is not None:
+                read[path] = raw
+                oids[path] = blob_id(raw)
+                fresh[path] = (oids[path], sig if now - changed_ns > _RACY_NS else "")
+        datas = self._blobs(set(oids.values()))
+        for path in [p for p, oid in oids.items() if oid not in datas and p not in read]:
+            raw = _read(root, path)  # the stat cache named a blob the index no longer has
+            if raw is not None:
+                read[path] = raw
+                oids[path] = blob_id(raw)
+                fresh[path] = (oids[path], "")
+        unparsed = {p: raw for p, raw in read.items() if oids[p] not in datas}
+        parsed = _parse_all(unparsed)
+        records = {p: marshal.loads(datas[o]) for p, o in oids.items() if o in datas}
+        records.update((p, marshal.loads(data)) for p, data in parsed.items())
+        self._save({oids[p]: d for p, d in parsed.items()}, fresh, gone=known.keys())
+        return records
+
+    def file(self, root: Path, path: str) -> dict[str, Any] | None:
+        """The record of one work-tree file, or None if there is no regular file there:
+        what ``resolve`` needs, without loading the YAML parser when the file is known."""
+        parts = path.split("/")
+        for i in range(1, len(parts)):  # no symbolic link on the way, as in WorkTree.read
+            rel = "/".join(parts[:i])
+            if _lstat(f"{root}/{rel}", rel, folder=True) is None:
+                return None
+        st = _lstat(f"{root}/{path}", path)
+        if st is None:
+            return None
+        sig, changed_ns = _sig(st)
+        known = self._row("SELECT oid, sig FROM files WHERE path = ?", path)
+        oid = known[0] if known is not None and known[1] == sig and sig else None
+        data = self._row("SELECT data FROM blobs WHERE oid = ?", oid) if oid else None
+        if data is not None:
+            return marshal.loads(data[0])  # type: ignore[no-any-return]
+        raw = _read(root, path)
+        if raw is None:
+            return None
+        oid = blob_id(raw)
+        data = self._row("SELECT data FROM blobs WHERE oid = ?", oid)
+        blob = data[0] if data is not None else parse(path, raw)
+        racy = time.time_ns() - changed_ns <= _RACY_NS
+        self._save({} if data else {oid: blob}, {path: (oid, "" if racy else sig)}, gone=())
+        return marshal.loads(blob)  # type: ignore[no-any-return]
+
+    def commit(self, entries: dict[str, str], read: Any) -> Records:
+        """The records of ``entries`` (path -> blob id, as ``git ls-tree`` lists them),
+        reading with ``read(path)`` only the blobs the index has never seen."""
+        datas = self._blobs(set(entries.values()))
+        records: Records = {}
+        unparsed: dict[str, bytes] = {}
+        for path, oid in entries.items():
+            data = datas.get(oid)
+            if data is not None:
+                records[path] = marshal.loads(data)
+            else:
+                raw = read(path)
+                if raw is not None:
+                    unparsed[path] = raw
+        new_blobs = {}
+        for path, data in _parse_all(unparsed).items():
+            records[path] = marshal.loads(data)
+            new_blobs[entries[path]] = data
+        self._save(new_blobs, {}, gone=())
+        return records
+
+    # --- storage ----------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if self._db is not None:
+            return self._db
+        for attempt in (1, 2):
+            try:
+                self.path.parent.mkdir(exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=5, isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=OFF")  # a cache: a lost write is re-derived
+                db.executescript(_SCHEMA)
+                row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+                if row is None or row[0] != FORMAT:
+                    db.executescript("DELETE FROM blobs; DELETE FROM files;")
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (FORMAT,))
+                self._db = db
+                return db
+            except sqlite3.DatabaseError:
+                if attempt == 2:
+                    return None
+                _remove(self.path)  # unreadable: start again from nothing
+            except OSError:
+                return None
+        return None
+
+    def _row(self, query: str, *args: str) -> Any:
+        db = self._connect()
+        try:
+            return None if db is None else db.execute(query, args).fetchone()
+        except sqlite3.DatabaseError:
+            return None
+
+    def _files(self, names: Collection[str] | None) -> dict[str, tuple[str, str]]:
+        db = self._connect()
+        if db is None:
+            return {}
+        try:
+            if names is None:
+                rows: Iterable[Any] = db.execute("SELECT path, oid, sig FROM files")
+                return {p: (o, s) for p, o, s in rows}
+            out = {}
+            for name in names:  # "/" sorts just before "0": the folder's range of paths
+                lo, hi = f"models/{name}/", f"models/{name}0"
+                rows = db.execute(
+                    "SELECT path, oid, sig FROM files WHERE path >= ? AND path < ?", (lo, hi)
+                )
+                out.update({p: (o, s) for p, o, s in rows})
+            return out
+        except sqlite3.DatabaseError:
+            return {}
+
+    def _blobs(self, oids: set[str]) -> dict[str, bytes]:
+        db = self._connect()
+        if db is None or not oids:
+            return {}
+        try:
+            if len(oids) > 2000:
+                rows: Iterable[Any] = db.execute("SELECT oid, data FROM blobs")
+                return {o: d for o, d in rows if o in oids}
+            out: dict[str, bytes] = {}
+            for chunk in _chunks(sorted(oids), 500):
+                marks = ",".join("?" * len(chunk))
+                q = f"SELECT oid, data FROM blobs WHERE oid IN ({marks})"
+                out.update(db.execute(q, chunk).fetchall())
+            return out
+        except sqlite3.DatabaseError:
+            return {}
+
+    def _save(
+        self, blobs: dict[str, bytes], files: dict[str, tuple[str, str]], gone: Iterable[str]
+    ) -> None:
+        gone = list(gone)
+        if not (blobs or files or gone):
+            return
+        db = self._connect()
+        if db is None:
+            return
+        try:
+            with db:
+                db.execute("BEGIN IMMEDIATE")
+                db.executemany("INSERT OR IGNORE INTO blobs VALUES (?, ?)", blobs.items())
+                db.executemany(
+                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?)",
+                    ((p, o, s) for p, (o, s) in files.items()),
+                )
+                db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in gone))
+                self._prune(db)
+        except sqlite3.DatabaseError:
+            pass  # busy or read-only: the answer is still right, only the next one slower
+
+    @staticmethod
+    def _prune(db: sqlite3.Connection) -> None:
+        """Drop records no work-tree path holds once they outnumber the live ones (old
+        revisions of files, blobs read for past commits)."""
+        (blobs,) = db.execute("SELECT count(*) FROM blobs").fetchone()
+        (files,) = db.execute("SELECT count(*) FROM files").fetchone()
+        if blobs > 2 * files + 5000:
+            db.execute("DELETE FROM blobs WHERE oid NOT IN (SELECT oid FROM files)")
+
+
+# --- the work tree ---------------------------------------------------------------------
+
+
+def _walk(root: Path, names: Collection[str] | None, versions: bool) -> dict[str, tuple[str, int]]:
+    """path -> (stat signature, change time in ns) of every model.yaml (and version file,
+    if ``versions``) of the model folders ``names`` (all if None). A symbolic link is
+    refused, as
+    ``WorkTree.read`` refuses it."""
+    base = f"{root}/models"
+    if names is None:
+        try:
+            folders = sorted(e.name for e in os.scandir(base) if e.is_dir() or e.is_symlink())
+        except (FileNotFoundError, NotADirectoryError):
+            return {}
+    else:
+        folders = sorted(names)
+    found: dict[str, tuple[str, int]] = {}
+    for name in folders:
+        rel = f"models/{name}"
+        model = _lstat(f"{base}/{name}", rel, folder=True)
+        if model is None:
+            continue
+        model = _lstat(f"{base}/{name}/model.yaml", f"{rel}/model.yaml")
+        if model is None:
+            continue
+        found[f"{rel}/model.yaml"] = _sig(model)
+        folder = f"{base}/{name}/versions"
+        if not versions or _lstat(folder, f"{rel}/versions", folder=True) is None:
+            continue
+        for entry in os.scandir(folder):
+            if not _VERSION_FILE.fullmatch(entry.name):
+                continue
+            path = f"{rel}/versions/{entry.name}"
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode):
+                raise ManifestError(path, None, "is a symbolic link; gitreg refuses them")
+            if stat.S_ISREG(st.st_mode):
+                found[path] = _sig(st)
+    return found
+
+
+def _lstat(full: str, rel: str, folder: bool = False) -> os.stat_result | None:
+    try:
+        st = os.lstat(full)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        raise ManifestError(rel, None, "is a symbolic link; gitreg refuses them")
+    wanted = stat.S_ISDIR if folder else stat.S_ISREG
+    return st if wanted(st.st_mode) else None
+
+
+def _sig(st: os.stat_result) -> tuple[str, int]:
+    changed = max(st.st_mtime_ns, st.st_ctime_ns)
+    return f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}", changed
+
+
+def _read(root: Path, path: str) -> bytes | None:
+    try:
+        fd = os.open(f"{root}/{path}", os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None  # removed since the walk
+    except OSError:
+        raise ManifestError(path, None, "is a symbolic link; gitreg refuses them") from None
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
+# --- parsing -----------------------------------------------------------------------------
+
+
+def parse(path: str, raw: bytes) -> bytes:
+    """One registry file's record as stored in the index (its canonical dict, marshalled),
+    or ManifestError saying what is wrong and where."""
+    from gitreg import schema, yamlio
+    from gitreg.manifest import ModelVersion, RegisteredModel
+
+    doc = yamlio.load(raw, path)
+    kind, make = (
+        ("model", RegisteredModel.from_dict)
+        if path.endswith("/model.yaml")
+        else ("version", ModelVersion.from_dict)
+    )
+    try:
+        record = make(doc.data)
+    except (ValueError, KeyError, TypeError):
+        schema.validate(doc, kind)  # says exactly what is wrong, and on which line
+        raise ManifestError(path, None, f"not a valid {kind} file") from None
+    return marshal.dumps(record.to_dict())
+
+
+def _parse_chunk(items: list[tuple[str, bytes]]) -> list[tuple[str, bytes | tuple[Any, ...]]]:
+    out: list[tuple[str, bytes | tuple[Any, ...]]] = []
+    for path, raw in items:
+        try:
+            out.append((path, parse(path, raw)))
+        except ManifestError as e:
+            out.append((path, (e.path, e.line, e.message)))  # exceptions do not pickle well
+    return out
+
+
+def _parse_all(unparsed: dict[str, bytes]) -> dict[str, bytes]:
+    """Parse files, on every core when there are many (the first query after a clone)."""
+    items = sorted(unparsed.items())
+    if len(items) > _PARALLEL_ABOVE and (os.cpu_count() or 1) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        jobs = os.cpu_count() or 1
+        size = max(200, len(items) // (jobs * 8))
+        with ProcessPoolExecutor(jobs) as pool:
+            results = [r for chunk in pool.map(_parse_chunk, _chunks(items, size)) for r in chunk]
+    else:
+        results = _parse_chunk(items)
+    out: dict[str, bytes] = {}
+    for path, result in results:
+        if isinstance(result, tuple):
+            raise ManifestError(*result)
+        out[path] = result
+    return out
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _remove(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def in_layout(path: str) -> bool:
+    """Whether ``path`` is a model.yaml or a version manifest where the layout puts them."""
+    return _LAYOUT.fullmatch(path) is not None
