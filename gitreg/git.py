@@ -110,6 +110,11 @@ class Git:
 
         One ``git cat-file --batch`` process answers every call: reading 1,000 manifests
         at a ref costs one process start, not 1,000."""
+        got = self.cat(f"{ref}:{path}")
+        return got[2] if got and got[1] == "blob" else None
+
+    def cat(self, spec: str) -> tuple[str, str, bytes] | None:
+        """``(object id, type, raw bytes)`` of the object ``spec`` names, or None."""
         if self._batch is None:
             self._batch = subprocess.Popen(
                 ["git", "cat-file", "--batch"],
@@ -119,13 +124,21 @@ class Git:
                 stderr=subprocess.DEVNULL,
             )
         assert self._batch.stdin and self._batch.stdout
-        self._batch.stdin.write(f"{ref}:{path}\n".encode())
+        self._batch.stdin.write(f"{spec}\n".encode())
         self._batch.stdin.flush()
         header = self._batch.stdout.readline().split()
         if len(header) != 3:  # "<spec> missing", or the process died
             return None
         data = self._batch.stdout.read(int(header[2]) + 1)[:-1]
-        return data if header[1] == b"blob" else None
+        return header[0].decode(), header[1].decode(), data
+
+    def head(self) -> tuple[str, str] | None:
+        """``(commit, tree)`` of HEAD, or None while the current branch has no commit."""
+        got = self.cat("HEAD")
+        if got is None or got[1] != "commit":
+            return None
+        first = got[2].split(b"\n", 1)[0].decode()  # a commit object starts "tree <id>"
+        return got[0], first.removeprefix("tree ")
 
     def list_tree(self, ref: str, path: str) -> list[tuple[str, str]]:
         """``(mode, name)`` of the direct children of folder ``path`` at ``ref``."""
@@ -144,6 +157,30 @@ class Git:
         self.run("add", "--all", "--", *paths)
         self.run("commit", "-q", "--no-verify", "-m", message, "--", *paths)
         return self.run("rev-parse", "HEAD").strip()
+
+    def start(self, *args: str) -> Pending:
+        """Run ``git args`` in the background; ``.result()`` waits for its output."""
+        try:
+            proc = subprocess.Popen(
+                ["git", *args],
+                cwd=self.root,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except FileNotFoundError:
+            raise GitError("git is not installed or not on PATH") from None
+        return Pending(proc, args[0])
+
+    def update_index(self, paths: Sequence[str]) -> None:
+        """Make the index entries of ``paths`` match the work tree (an absent file is
+        removed). Writes their blobs too, and refreshes their stat data."""
+        self.run("update-index", "--add", "--remove", "--", *paths)
+
+    def move_head(self, new: str, old: str, reflog: str) -> None:
+        """Point HEAD's branch (or a detached HEAD) from commit ``old`` to ``new`` with a
+        reflog entry, as ``git commit`` does; GitError if HEAD is no longer at ``old``."""
+        self.run("update-ref", "-m", reflog, "HEAD", new, old)
 
     def restore(self, paths: Iterable[str]) -> None:
         """Put ``paths`` back as HEAD has them (used to undo a write whose commit failed)."""
@@ -221,6 +258,27 @@ class Git:
         if info.flags & gitpython.PushInfo.REJECTED or _LOST_RACE.search(summary):
             return PushOutcome("race", summary)
         return PushOutcome("rejected", said or summary)
+
+
+class Pending:
+    """A git command running in the background (see ``Git.start``)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], what: str) -> None:
+        self.proc = proc
+        self.what = what
+
+    def result(self, check: bool = True) -> str:
+        out, err = self.proc.communicate()
+        if check and self.proc.returncode != 0:
+            msg = err.decode("utf-8", "replace").strip().splitlines()
+            detail = msg[-1] if msg else f"exit status {self.proc.returncode}"
+            raise GitError(f"git {self.what} failed: {detail}")
+        return out.decode("utf-8", "replace")
+
+    def cancel(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+            self.proc.communicate()
 
 
 class PushOutcome:

@@ -7,7 +7,7 @@ the paths it is about to touch in ``.git/gitreg-journal`` before it writes them 
 the record once its commit has landed; the next locked write that finds a record put
 those paths back as HEAD has them, unless that commit did land. Stray
 ``.gitreg-tmp-*`` files (a write killed between its temporary file and the rename) are
-removed at the same time.
+removed at the same time, from the folders the record names.
 """
 
 from __future__ import annotations
@@ -140,6 +140,13 @@ def recover(git: Git, root: Path, gdir: Path) -> list[str]:
             op, paths = str(entry["op"]), [str(p) for p in entry["paths"]]
         except (ValueError, KeyError, TypeError):
             op, paths = "", []
+        # A write makes its temporary files beside the files it names, after the journal
+        # records them: only those folders can hold one, so recovery never walks the
+        # whole registry (unless the journal itself is unreadable).
+        folders = {(root / rel).parent for rel in paths} if paths else _all_folders(root)
+        for folder in folders:
+            for stray in folder.glob(f"{TMP_PREFIX}*") if folder.is_dir() else ():
+                stray.unlink(missing_ok=True)
         head = git.run("log", "-1", "--format=%B", "HEAD", check=False)
         if paths and f"Gitreg-Op: {op}" not in head:
             git.restore(paths)
@@ -148,13 +155,16 @@ def recover(git: Git, root: Path, gdir: Path) -> list[str]:
                 _prune_empty((root / rel).parent, root / "models")
         journal.unlink()
     (gdir / f"{TMP_PREFIX}journal").unlink(missing_ok=True)
-    for folder, dirs, files in os.walk(root):
+    return restored
+
+
+def _all_folders(root: Path) -> list[Path]:
+    out = []
+    for folder, dirs, _files in os.walk(root):
         if ".git" in dirs:
             dirs.remove(".git")
-        for name in files:
-            if name.startswith(TMP_PREFIX):
-                Path(folder, name).unlink(missing_ok=True)
-    return restored
+        out.append(Path(folder))
+    return out
 
 
 def _prune_empty(folder: Path, stop: Path) -> None:

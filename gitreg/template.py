@@ -29,6 +29,8 @@ def init_registry(path: Path, store: str | None = None, branch: str = "main") ->
         raise AlreadyExists(f"{path} is not empty; choose a new folder")
     git = Git(path) if (path / ".git").exists() else Git.init(path, branch)
     git.ident()  # fail before writing anything if git does not know the user
+    # Each write then rewrites only the index entries it changed (see Registry._commit).
+    git.run("config", "core.splitIndex", "true")
     shutil.copytree(template_dir(), path, dirs_exist_ok=True)
     schemas = path / ".gitreg" / "schemas"
     schemas.mkdir(parents=True, exist_ok=True)
