@@ -2,12 +2,20 @@
 base...head (from their merge base to head, as GitHub shows it) with the policy read from
 the BASE commit, so a pull request cannot weaken the rules it is judged by.
 
-It fails on: schema problems anywhere in head; a changed immutable field (named); a new
-version not numbered above every number ever issued; anything but a regular file under
-``models/`` (symlink, submodule, executable); a transition the base policy does not allow
-or whose gates fail; two holders of an exclusive stage; deleting a protected version; and
-a change to ``gitreg.yaml``, ``.github/`` or a CODEOWNERS file together with a move into a
-``via: pull_request`` stage (policy changes are reviewed on their own).
+It fails on: schema problems in the files the diff touched; a changed immutable field
+(named); a new version not numbered above every number ever issued; anything but a regular
+file under ``models/`` (symlink, submodule, executable); a transition the base policy does
+not allow or whose gates fail; two holders of an exclusive stage; deleting a protected
+version; and a change to ``gitreg.yaml``, ``.github/`` or a CODEOWNERS file together with a
+move into a ``via: pull_request`` stage (policy changes are reviewed on their own).
+
+Its cost follows the diff, not the registry: it reads ``gitreg.yaml`` (base and head), the
+files the diff touched, and, for each model the diff touched, that model's folder (its
+agreements, its exclusive stages, the current holder for ``not_worse_than_current``) and
+that model's history only (a pathspec-limited ``git log`` for numbering, and for the stays
+of a version whose gates ask for them). A file the diff did not touch is not read, even if
+it is broken: it was checked when it landed, and a pull request is not answerable for it
+(``gitreg check`` without ``--base`` validates the whole tree).
 """
 
 from __future__ import annotations
@@ -17,14 +25,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitreg import gates, schema, yamlio
-from gitreg.check import check_tree
+from gitreg.check import check_changed
 from gitreg.errors import ManifestError, NotFound
 from gitreg.gates import GateResult
 from gitreg.git import Git
 from gitreg.manifest import ModelVersion
 from gitreg.policy import Config
 from gitreg.registry.view import RegistryView
-from gitreg.stage_history import gate_context
+from gitreg.stage_history import gate_context, needs_history
 from gitreg.tree import CommitTree
 
 _VERSION = re.compile(r"models/([^/]+)/versions/([1-9][0-9]*)\.yaml")
@@ -113,11 +121,12 @@ def check_diff(git: Git, base: str, head: str = "HEAD", *, verify: bool = True) 
     cfg = _base_policy(git, base_sha, report)
     if cfg is None:
         return report
-    report.findings += [
-        Finding(e.path, e.line, "schema", e.message) for e in check_tree(CommitTree(git, head_sha))
-    ]
     entries = _diff(git, mb, head_sha)
     report.changed = [path for _, _, path in entries]
+    report.findings += [
+        Finding(e.path, e.line, "schema", e.message)
+        for e in check_changed(CommitTree(git, head_sha), report.changed)
+    ]
     policy_touched = [p for p in report.changed if protects_policy(p)]
     for _old_mode, new_mode, path in entries:
         if not path.startswith("models/"):
@@ -272,7 +281,8 @@ def _version_change(
     except (ValueError, KeyError, TypeError):
         return  # the schema check reports it
     rule = cfg.rule(name, new_stage)
-    ctx = gate_context(base_view, git, report.base, mv, new_stage, verify=verify)
+    history = needs_history(rule.gates, rule.from_stages, old_stage)
+    ctx = gate_context(base_view, git, report.base, mv, new_stage, verify=verify, history=history)
     if rule.from_stages is not None and old_stage not in rule.from_stages and not ctx.rollback:
         report.findings.append(
             Finding(

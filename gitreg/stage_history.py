@@ -4,12 +4,17 @@ whether the version held the stage before (a rollback), and an artifact verifier
 
 A stay starts at the commit (on the branch's first-parent line: for a merged pull request,
 the merge) whose manifest first shows the stage, and ends at the commit that shows another.
+
+Reading a version's stays is one ``git log --first-parent -- <its manifest>``: git walks
+the branch's commits but diffs only that path (with a commit-graph's changed-path Bloom
+filters it skips the commits that did not touch it), and gitreg reads only the manifests
+of the commits that did. ``needs_history`` tells whether a promotion's gates ask at all.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +95,20 @@ def verifier(storage_options: Mapping[str, Any]) -> Callable[[ArtifactRef], str]
     return check
 
 
+_HISTORY_GATES = ("time_in_stage", "not_worse_than_current")
+
+
+def needs_history(
+    rule_gates: Iterable[Any], from_stages: Collection[str] | None, old_stage: Any
+) -> bool:
+    """Whether judging a move from ``old_stage`` needs the version's stage history: only
+    the gates a rollback waives read it, and the ``from`` rule when the move breaks it
+    (a rollback may)."""
+    if from_stages is not None and old_stage not in from_stages:
+        return True
+    return any(isinstance(g, Mapping) and g.keys() & set(_HISTORY_GATES) for g in rule_gates)
+
+
 def gate_context(
     view: RegistryView,
     git: Git,
@@ -98,11 +117,13 @@ def gate_context(
     stage: str,
     *,
     verify: bool = True,
+    history: bool = True,
 ) -> GateContext:
     """What the gates need to judge ``mv`` entering ``stage``, from branch tip ``ref`` (whose
-    tree ``view`` reads): its stage history there, the version now holding ``stage``, and
-    (if ``verify``) a verifier of the artifact's bytes."""
-    found = stays(git, ref, version_path(mv.name, mv.version))
+    tree ``view`` reads): its stage history there (unless not ``history``: then it counts
+    as never having been anywhere, see ``needs_history``), the version now holding
+    ``stage``, and (if ``verify``) a verifier of the artifact's bytes."""
+    found = stays(git, ref, version_path(mv.name, mv.version)) if history else []
     return GateContext(
         current=current_holder(view, mv.name, stage, mv.version),
         stage_hours=lambda s: hours_in(found, s),

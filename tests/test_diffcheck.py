@@ -171,3 +171,34 @@ def test_plain_check_and_its_json_flag_still_work(tmp_path: Path) -> None:
     assert result.exit_code == 0 and result.stdout == "ok: every registry file is valid\n"
     result = CliRunner().invoke(cli, ["--repo", str(reg.root), "check", "--json"])
     assert result.exit_code == 0 and json.loads(result.stdout) == []
+
+
+def test_only_the_files_the_change_touched_are_judged(tmp_path: Path) -> None:
+    """A broken file the pull request did not touch (it is broken at base and at head)
+    is not the pull request's to answer for; once the change touches it, it is."""
+    reg, _ = make_registry(tmp_path)
+    v = staged_version(reg, tmp_path)
+    staged_version(reg, tmp_path, name="other")
+    broken = reg.root / "models/other/versions/1.yaml"
+    broken.write_text(broken.read_text().replace("stage: Staging", "stage: [not, a, stage]"))
+    (reg.root / "models/other/notes.txt").write_text("not a registry file\n")
+    git(reg.root, "add", "-A")
+    git(reg.root, "commit", "-qm", "break another model behind the checks' back")
+    git(reg.root, "push", "-q", "origin", "main")
+    whole = CliRunner().invoke(cli, ["--repo", str(reg.root), "check"])
+    assert whole.exit_code == 1 and "models/other/versions/1.yaml" in whole.stdout
+
+    p = reg.propose_transition("m", v, "Production", push=False)
+    on_branch(reg, p.branch)
+    report = check_diff(reg.git, "main")
+    assert report.ok, report.findings
+    assert report.changed == ["models/m/versions/1.yaml"]
+    assert [(t.name, t.to_stage) for t in report.transitions] == [("m", "Production")]
+
+    git(reg.root, "checkout", "-q", "-b", "touch-the-broken-one", "main")
+    broken.write_text(broken.read_text().replace("A good model.", "Reworded."))
+    git(reg.root, "commit", "-qam", "edit the broken file")
+    report = check_diff(reg.git, "main", verify=False)
+    assert {(f.path, f.rule) for f in report.findings} == {
+        ("models/other/versions/1.yaml", "schema")
+    }, report.findings
