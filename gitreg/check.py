@@ -17,6 +17,16 @@ from gitreg.policy import Config
 from gitreg.tree import Tree
 
 _VERSION_FILE = re.compile(r"[1-9][0-9]*\.yaml")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+RETIRED = ".gitreg/retired.yaml"
+"""Names no model has now, each with the highest version number it was ever issued, so a
+model re-created under that name never reissues a number. Written by gitreg in the commit
+that deletes or renames a model away; a mapping name -> number, sorted by name."""
+RETIRED_HEADER = (
+    "# gitreg: the highest version number issued under each deleted or renamed model name,\n"
+    "# so a re-created model never reuses one. Written by gitreg; do not edit.\n"
+)
 
 
 def _all(_rel: str) -> bool:
@@ -38,9 +48,41 @@ def _load(tree: Tree, rel: str, kind: str, out: list[ManifestError]) -> yamlio.D
     return None if found else doc
 
 
+def retired_numbers(raw: bytes | None) -> dict[str, int]:
+    """The mapping in ``.gitreg/retired.yaml`` (``raw``; None: no such file, no names).
+    Raises ManifestError unless every key is a valid model name and every value an
+    integer from 1."""
+    if raw is None:
+        return {}
+    doc = yamlio.load(raw, RETIRED)
+    out: dict[str, int] = {}
+    for name, number in doc.data.items():
+        if not isinstance(name, str) or not _NAME.fullmatch(name) or name in (".", ".."):
+            raise ManifestError(RETIRED, doc.line([name]), f"{name!r} is not a model name")
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            raise ManifestError(
+                RETIRED, doc.line([name]), f"{name}: {number!r} is not a version number (1 or more)"
+            )
+        out[name] = number
+    return out
+
+
+def dump_retired(numbers: dict[str, int]) -> bytes:
+    """The canonical text of ``.gitreg/retired.yaml``."""
+    return (RETIRED_HEADER + yamlio.dump(dict(sorted(numbers.items())))).encode()
+
+
+def _check_retired(tree: Tree, out: list[ManifestError]) -> None:
+    try:
+        retired_numbers(tree.read(RETIRED))
+    except ManifestError as e:
+        out.append(e)
+
+
 def check_tree(tree: Tree) -> list[ManifestError]:
     """Every problem in the registry, in path order."""
     out: list[ManifestError] = []
+    _check_retired(tree, out)
     cfg = _config(tree, out)
     for name in tree.children("models"):
         if name == ".gitkeep":
@@ -57,11 +99,12 @@ def check_tree(tree: Tree) -> list[ManifestError]:
 def check_changed(tree: Tree, paths: Iterable[str]) -> list[ManifestError]:
     """The problems a change to ``paths`` can have brought into ``tree``, in path order.
 
-    Checked: ``gitreg.yaml``; every file of ``paths`` that ``tree`` has, against its
-    schema and its name; for each model folder ``paths`` touches, the folder's layout and
-    the agreements between its ``model.yaml`` and its versions (an alias that points at a
-    deleted version, ``last_version`` below a new one). Files outside ``paths`` are not
-    schema-checked: they were checked when they landed. Nothing else is read."""
+    Checked: ``gitreg.yaml``; ``.gitreg/retired.yaml`` if ``paths`` has it; every file of
+    ``paths`` that ``tree`` has, against its schema and its name; for each model folder
+    ``paths`` touches, the folder's layout and the agreements between its ``model.yaml``
+    and its versions (an alias that points at a deleted version, ``last_version`` below a
+    new one). Files outside ``paths`` are not schema-checked: they were checked when they
+    landed. Nothing else is read."""
     touched: set[str] = set()
     models: set[str] = set()
     for path in paths:
@@ -70,6 +113,8 @@ def check_changed(tree: Tree, paths: Iterable[str]) -> list[ManifestError]:
         if parts[0] == "models" and len(parts) > 1 and parts[1] != ".gitkeep":
             models.add(parts[1])
     out: list[ManifestError] = []
+    if RETIRED in touched:
+        _check_retired(tree, out)
     cfg = _config(tree, out)
     for name in sorted(models):
         if tree.read(f"models/{name}") is not None:

@@ -20,12 +20,13 @@ it is broken: it was checked when it landed, and a pull request is not answerabl
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from gitreg import gates, schema, yamlio
-from gitreg.check import check_changed
+from gitreg.check import RETIRED, check_changed, retired_numbers
 from gitreg.errors import ManifestError, NotFound
 from gitreg.gates import GateResult
 from gitreg.git import Git
@@ -331,6 +332,12 @@ def _numbering(
     if model is not None and isinstance(model.data.get("last_version"), int):
         issued.append(model.data["last_version"])
     issued += base_view.version_numbers(name)
+    # Kept by gitreg's deletes and renames, so a squashed history does not hide them. A
+    # malformed file is reported by the schema check when the change touches it.
+    with contextlib.suppress(ManifestError):
+        issued.append(retired_numbers(git.show(report.base, RETIRED)).get(name, 0))
+    # Also every number the base's history shows: deletions made before retired.yaml
+    # existed, or by hand.
     log = git.run("log", "--format=", "--name-only", report.base, "--", f"models/{name}/versions/")
     issued += [int(n) for n in re.findall(r"/versions/([1-9][0-9]*)\.yaml$", log, re.M)]
     if number <= max(issued):

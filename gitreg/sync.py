@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from gitreg import lock, yamlio
+from gitreg.check import RETIRED, dump_retired, retired_numbers
 from gitreg.errors import Conflict, GitError, GitregError, NotFound, PushRejected
 from gitreg.manifest import ModelVersion
 from gitreg.registry.view import dump_record, model_path, version_files
@@ -276,7 +277,12 @@ class _Loop:
                 continue
             base, mine = self.git.show(f"{c.sha}^", rel), self.git.show(c.sha, rel)
             theirs = self.git.show("HEAD", rel)
-            if theirs == base or (base is None and theirs is None):
+            if rel == RETIRED and mine is not None:  # both sides retired names: keep all
+                merged = retired_numbers(theirs)
+                for name, top in retired_numbers(mine).items():
+                    merged[name] = max(top, merged.get(name, 0))
+                files[rel] = dump_retired(merged)
+            elif theirs == base or (base is None and theirs is None):
                 files[rel] = mine
             elif theirs != mine:
                 raise Conflict(

@@ -118,6 +118,29 @@ def test_numbering_symlinks_and_deletes(tmp_path: Path) -> None:
     )
 
 
+def test_numbering_reads_retired_numbers_when_history_was_squashed(
+    reg: Registry, artifact: Path
+) -> None:
+    reg.register("m", artifact)
+    reg.register("m", artifact)
+    files = ["models/m/model.yaml", "models/m/versions/1.yaml"]
+    old = {rel: git(reg.root, "show", f"HEAD:{rel}") for rel in files}
+    reg.delete_model("m")
+    git(reg.root, "checkout", "-q", "--orphan", "squashed")  # no history shows m v1, v2
+    git(reg.root, "commit", "-qm", "squashed")
+    git(reg.root, "branch", "-M", "main")
+    git(reg.root, "checkout", "-q", "-b", "again")
+    for rel, text in old.items():
+        (reg.root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (reg.root / rel).write_text(text)
+    git(reg.root, "add", "-A")
+    git(reg.root, "commit", "-qm", "re-create m with v1 by hand")
+    report = check_diff(reg.git, "main", verify=False)
+    assert [f"{f.rule}: {f.message}" for f in report.findings] == [
+        "numbering: m v1 is new but the base already issued numbers up to 2; number it 3 or above"
+    ]
+
+
 def test_deleting_a_production_version_fails(tmp_path: Path) -> None:
     reg, _ = make_registry(tmp_path)
     merge_branch(

@@ -74,6 +74,49 @@ def test_versions_are_never_reused(reg: Registry, artifact: Path) -> None:
     assert reg.register("m", artifact).version == 5, "re-created model continues numbering"
 
 
+def test_a_retired_name_keeps_its_numbers_without_history(reg: Registry, artifact: Path) -> None:
+    """A deleted or renamed-away name's highest number lives in .gitreg/retired.yaml,
+    written in the same commit: re-creating the name reads one file, not the history."""
+    for _ in range(3):
+        reg.register("m", artifact)
+    reg.register("a", artifact)
+    reg.delete_model("m")
+    reg.rename("a", "b")
+    assert git(reg.root, "show", "--name-only", "--format=", "HEAD~1").split() == [
+        ".gitreg/retired.yaml",
+        "models/m/model.yaml",
+        "models/m/versions/1.yaml",
+        "models/m/versions/2.yaml",
+        "models/m/versions/3.yaml",
+    ]
+    assert (reg.root / ".gitreg/retired.yaml").read_text().endswith("a: 1\nm: 3\n")
+    assert reg.check() == []
+    # Replace the whole history by one commit of the current tree: no log shows v1..v3.
+    git(reg.root, "checkout", "-q", "--orphan", "squashed")
+    git(reg.root, "commit", "-qm", "squashed")
+    git(reg.root, "branch", "-D", "main")
+    git(reg.root, "branch", "-m", "main")
+    assert git(reg.root, "log", "--all", "--format=%s") == "squashed\n"
+    assert reg.register("m", artifact).version == 4, "re-created model continues numbering"
+    assert reg.create_model("a").last_version == 1
+    assert reg.register("a", artifact).version == 2
+    reg.rename("b", "m2")
+    reg.delete_model("m")
+    reg.rename("m2", "m")  # onto a retired name: its numbering continues above 4
+    assert reg.get_model("m").last_version == 4
+    assert reg.register("m", artifact).version == 5
+    assert reg.check() == []
+
+
+def test_a_bad_retired_file_is_reported(reg: Registry) -> None:
+    (reg.root / ".gitreg/retired.yaml").write_text("m: 0\n")
+    assert [str(e) for e in reg.check()] == [
+        ".gitreg/retired.yaml:1: m: 0 is not a version number (1 or more)"
+    ]
+    (reg.root / ".gitreg/retired.yaml").write_text("../x: 2\n")
+    assert [str(e) for e in reg.check()] == [".gitreg/retired.yaml:1: '../x' is not a model name"]
+
+
 def test_transition_and_exclusive_archive(reg: Registry, artifact: Path) -> None:
     reg.register("m", artifact)
     reg.register("m", artifact)

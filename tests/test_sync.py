@@ -73,6 +73,20 @@ def test_push_renumbers_a_collided_version_and_says_where(remote: Path, artifact
     assert git(b, "rev-parse", "HEAD") == git(remote, "rev-parse", "main")
 
 
+def test_deletes_on_both_sides_keep_every_retired_number(remote: Path, artifact: str) -> None:
+    a = clone(remote, "a")
+    for name in ["m", "m", "n"]:
+        assert run(a, "register", name, artifact, "--push").exit_code == 0
+    b = clone(remote, "b")
+    assert run(a, "delete", "m", "--yes", "--push").exit_code == 0
+    assert run(b, "delete", "n", "--yes").exit_code == 0  # a local commit, before a's delete
+    result = run(b, "push")  # replays it on a's delete: both retired names are kept
+    assert result.exit_code == 0, result.output
+    retired = git(remote, "show", "main:.gitreg/retired.yaml")
+    assert retired.endswith("m: 2\nn: 1\n")
+    assert run(b, "register", "m", artifact, "--push").stdout.startswith("Registered m version 3")
+
+
 def test_every_write_command_takes_push(remote: Path, artifact: str) -> None:
     a = clone(remote, "a")
     for args in (

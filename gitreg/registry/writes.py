@@ -257,19 +257,24 @@ class Registry(RegistryView):
         if self.tree.read(model_path(new)) is not None or (self.root / model_dir(new)).exists():
             raise AlreadyExists(f"a model named {new!r} already exists")
         versions = [v.evolve(name=new) for v in self.versions(old)]
-        renamed = model.evolve(name=new)
+        # ``new`` may be a retired name: its numbering continues above what it issued.
+        renamed = model.evolve(name=new, last_version=max(model.last_version, self._max_ever(new)))
         files: dict[str, bytes | None] = {p: None for p in self._model_files(old)}
         files[model_path(new)] = dump_record(renamed.to_dict(), "model")
         files.update(version_files(versions))
+        files.update(self._retire(model, versions))
         self._commit(f"rename {old} -> {new}", files)
         return renamed
 
     @lock.locked
     def delete_model(self, name: str) -> None:
         self._writable()
-        self.get_model(name)
-        self._refuse_protected(self.versions(name))
-        self._commit(f"delete {name}", dict.fromkeys(self._model_files(name)))
+        model = self.get_model(name)
+        versions = self.versions(name)
+        self._refuse_protected(versions)
+        files: dict[str, bytes | None] = dict.fromkeys(self._model_files(name))
+        files.update(self._retire(model, versions))
+        self._commit(f"delete {name}", files)
 
     @lock.locked
     def delete_version(self, name: str, version: int | str) -> None:
@@ -320,19 +325,24 @@ class Registry(RegistryView):
         return uri
 
     def _max_ever(self, name: str) -> int:
-        """The highest version number a model of this name ever had (it may have been
-        deleted), so re-creating it never reissues a number."""
-        out = self.git.run(
-            "log",
-            "--all",
-            "--format=",
-            "--name-only",
-            "--",
-            f"{model_dir(name)}/versions/",
-            check=False,
-        )
-        found = [int(m) for m in re.findall(r"/versions/([1-9][0-9]*)\.yaml$", out, re.M)]
-        return max(found, default=0)
+        """The highest version number a model of this name had when it was last deleted or
+        renamed away (0 if never), so re-creating it never reissues a number. Read from
+        ``.gitreg/retired.yaml``, which those writes keep: one file read, whatever the
+        length of the history."""
+        from gitreg.check import RETIRED, retired_numbers  # here: it loads the YAML reader
+
+        return retired_numbers(self.tree.read(RETIRED)).get(name, 0)
+
+    def _retire(self, model: RegisteredModel, versions: Iterable[ModelVersion]) -> dict[str, bytes]:
+        """``.gitreg/retired.yaml`` with ``model``'s name mapped to the highest number it
+        was issued, for the commit that makes the name disappear."""
+        from gitreg.check import RETIRED, dump_retired, retired_numbers
+
+        retired = retired_numbers(self.tree.read(RETIRED))
+        top = max([model.last_version, *(v.version for v in versions)])
+        if top <= retired.get(model.name, 0):
+            return {}
+        return {RETIRED: dump_retired({**retired, model.name: top})}
 
     def _edit(
         self,
