@@ -3,7 +3,7 @@
 
     python peer_mlflow.py populate DB MODELS PER_MODEL
     python peer_mlflow.py resolve|register|search-all|search-name|list DB NAME
-    python peer_mlflow.py register-inproc DB NAME RUNS   # prints the median ms
+    python peer_mlflow.py inproc DB NAME OP RUNS   # OP timed in-process: prints median ms
 """
 
 from __future__ import annotations
@@ -66,26 +66,28 @@ def main() -> None:
         return
     name = sys.argv[3]
     c = client(db)
-    if cmd == "resolve":
-        print(c.get_model_version_by_alias(name, "champion").source)
-    elif cmd == "register":
-        print(c.create_model_version(name, SOURCE).version)
-    elif cmd == "search-all":
-        rows = all_pages(lambda t: c.search_model_versions(max_results=10_000, page_token=t))
-        print(len(rows))
-    elif cmd == "search-name":
-        print(len(c.search_model_versions(f"name = '{name}'")))
-    elif cmd == "list":
-        rows = all_pages(lambda t: c.search_registered_models(max_results=1000, page_token=t))
-        print(len(rows))
-    elif cmd == "register-inproc":
-        c.create_model_version(name, SOURCE)  # warm-up
+    ops = {
+        "resolve": lambda: c.get_model_version_by_alias(name, "champion").source,
+        "register": lambda: c.create_model_version(name, SOURCE).version,
+        "search-all": lambda: len(
+            all_pages(lambda t: c.search_model_versions(max_results=10_000, page_token=t))
+        ),
+        "search-name": lambda: len(c.search_model_versions(f"name = '{name}'")),
+        "list": lambda: len(
+            all_pages(lambda t: c.search_registered_models(max_results=1000, page_token=t))
+        ),
+    }
+    if cmd == "inproc":  # inproc NAME OP RUNS: median ms of OP in this process, warmed up
+        op = ops[sys.argv[4]]
+        op()
         samples = []
-        for _ in range(int(sys.argv[4])):
+        for _ in range(int(sys.argv[5])):
             t0 = time.perf_counter()
-            c.create_model_version(name, SOURCE)
+            op()
             samples.append((time.perf_counter() - t0) * 1000)
         print(statistics.median(samples))
+    elif cmd in ops:
+        print(ops[cmd]())
     else:
         raise SystemExit(f"unknown command {cmd}")
 

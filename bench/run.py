@@ -3,7 +3,7 @@ table of whole-process medians and ratios (peer time / gitreg time; above 1 = gi
 faster). The peers live in their own virtual environments under bench/.peers, created
 here on first use; a peer that cannot be installed shows "skipped: <why>".
 
-    python bench/run.py --sizes 1000,10000 [--with-100k] [--no-peers] [--runs 5]
+    python bench/run.py --sizes 1000,10000 [--with-100k] [--no-peers] [--runs 5] [--keep DIR]
 
 Sizes count versions (ten a model). Times are ms of wall clock, medians of --runs runs
 after one warm-up.
@@ -32,12 +32,20 @@ PEERS = HERE / ".peers"
 PEER_PACKAGES = {"mlflow": ["mlflow-skinny", "sqlalchemy", "alembic"], "gto": ["gto"]}
 OPS = [
     "resolve @champion",
+    "resolve /Production (stage scan)",
     "register (no upload)",
     "search all versions",
     "search name = 'x'",
     "list models",
     "Registry.register in-process",
+    "search all, in-process warm",
+    "search name = 'x', in-process warm",
+    "first query after clone (index build)",
+    "check --base, PR touching one model",
+    "peak memory of read commands",
 ]
+INPROC = {OPS[6]: "register", OPS[7]: "search-all", OPS[8]: "search-name"}
+GTO_MAX = 10_000  # GTO took 54 s a command at 10,000 versions; 100,000 would take hours
 Cell = float | str  # ms, or why there is no figure
 
 
@@ -91,26 +99,61 @@ def whole(
 
 
 def bench_gitreg(root: Path, art: str, runs: int, env: dict[str, str]) -> dict[str, Cell]:
+    import resource
+
     from gitreg import Registry
 
     g = [sys.executable, "-m", "gitreg", "--repo", str(root)]
     m = model_name(0)
+    index = root / ".git" / "gitreg" / "index.sqlite"
     out: dict[str, Cell] = {
         OPS[0]: whole([*g, "resolve", f"models:/{m}@champion"], runs, env),
-        OPS[1]: whole([*g, "register", m, art, "-q"], runs, env),
-        OPS[2]: whole([*g, "search"], runs, env),
-        OPS[3]: whole([*g, "search", f"name = '{m}'"], runs, env),
-        OPS[4]: whole([*g, "list"], runs, env),
+        OPS[1]: whole([*g, "resolve", f"models:/{m}/Production"], runs, env),
+        OPS[3]: whole([*g, "search"], runs, env),
+        OPS[4]: whole([*g, "search", f"name = '{m}'"], runs, env),
+        OPS[5]: whole([*g, "list"], runs, env),
     }
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+    def drop_index() -> None:  # what a fresh clone has: no .git/gitreg at all
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{index}{suffix}").unlink(missing_ok=True)
+
+    out[OPS[9]] = whole([*g, "list"], min(runs, 3), env, before=drop_index, warmup=False)
+    out[OPS[10]] = check_base(root, g, m, runs, env)
+    out[OPS[2]] = whole([*g, "register", m, art, "-q"], runs, env)
+    out[OPS[11]] = f"{peak:,.0f} MB"
     reg = Registry(root)
-    samples = []
-    for i in range(runs + 1):
-        t0 = time.perf_counter()
-        reg.register(m, art)
-        if i:
-            samples.append((time.perf_counter() - t0) * 1000)
-    out[OPS[5]] = statistics.median(samples)
+    calls = {
+        OPS[6]: lambda: reg.register(m, art),
+        OPS[7]: lambda: reg.search_versions(""),
+        OPS[8]: lambda: reg.search_versions(f"name = '{m}'"),
+    }
+    for op, call in calls.items():
+        samples = []
+        for i in range(runs + 1):
+            t0 = time.perf_counter()
+            call()
+            if i:
+                samples.append((time.perf_counter() - t0) * 1000)
+        out[op] = statistics.median(samples)
     return out
+
+
+def check_base(root: Path, g: list[str], m: str, runs: int, env: dict[str, str]) -> Cell:
+    """``check --base main`` on a branch that moves one version of one model to Staging,
+    as a pull request would; the work tree goes back to main afterwards."""
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, env=env)
+
+    git("checkout", "-q", "-b", "bench-pr")
+    subprocess.run([*g, "transition", m, "1", "Staging"], check=True, capture_output=True, env=env)
+    try:
+        return whole([*g, "check", "--base", "main"], runs, env)
+    finally:
+        git("checkout", "-q", "main")
+        git("branch", "-q", "-D", "bench-pr")
 
 
 def bench_mlflow(
@@ -125,20 +168,19 @@ def bench_mlflow(
         [*helper, "populate", db, str(models), str(per)], check=True, env=env, capture_output=True
     )
     m = model_name(0)
-    out: dict[str, Cell] = {
-        op: whole([*helper, cmd, db, m], runs, env)
-        for op, cmd in zip(
-            OPS[:5], ["resolve", "register", "search-all", "search-name", "list"], strict=True
+    out: dict[str, Cell] = dict.fromkeys(OPS, "n/a")
+    commands = ["resolve", "register", "search-all", "search-name", "list"]
+    for op, cmd in zip([OPS[0], *OPS[2:6]], commands, strict=True):
+        out[op] = whole([*helper, cmd, db, m], runs, env)
+    for op, what in INPROC.items():
+        got = subprocess.run(
+            [*helper, "inproc", db, m, what, str(max(runs, 5))],
+            check=True,
+            env=env,
+            capture_output=True,
+            text=True,
         )
-    }
-    got = subprocess.run(
-        [*helper, "register-inproc", db, m, str(max(runs, 5))],
-        check=True,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    out[OPS[5]] = float(got.stdout.split()[-1])
+        out[op] = float(got.stdout.split()[-1])
     return out
 
 
@@ -168,13 +210,28 @@ def bench_gto(tmp: Path, models: int, per: int, runs: int, env: dict[str, str]) 
         return whole([gto_bin, *args, "-r", str(repo)], runs, env, before, warmup=warm)
 
     return {
+        **dict.fromkeys(OPS, "n/a"),
         OPS[0]: t(["show", f"{m}#prod", "--ref"]),
-        OPS[1]: t(["register", m, "HEAD"], new_commit),
-        OPS[2]: "n/a: no such query",
-        OPS[3]: t(["show", m, "--plain"]),
-        OPS[4]: t(["show", "--plain"]),
-        OPS[5]: "n/a",
+        OPS[2]: t(["register", m, "HEAD"], new_commit),
+        OPS[3]: "n/a: no such query",
+        OPS[4]: t(["show", m, "--plain"]),
+        OPS[5]: t(["show", "--plain"]),
     }
+
+
+def registry(dest: Path, size: int, keep: Path | None, env: dict[str, str]) -> None:
+    """A gitreg registry of ``size`` versions at ``dest``: built, or cloned from ``keep``
+    (100,000 versions take minutes to build, so a kept one can be reused)."""
+    models, per = split(size)
+    t0 = time.perf_counter()
+    if keep is None:
+        gen.build(dest, models, per)
+    else:
+        kept = keep / f"gitreg-{size}"
+        if not kept.exists():
+            gen.build(kept, models, per)
+        subprocess.run(["git", "clone", "-q", str(kept), str(dest)], check=True, env=env)
+    print(f"{size:,} versions: registry ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
 
 def fmt(cell: Cell, base: Cell | None = None) -> str:
@@ -192,6 +249,7 @@ def main() -> None:
     ap.add_argument("--with-100k", action="store_true", help="also 100,000 versions")
     ap.add_argument("--no-peers", action="store_true", help="time gitreg alone")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--keep", type=Path, help="build registries here once and reuse them")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s] + ([100_000] if args.with_100k else [])
     # A real install has .pyc files; with this set every process compiles every module.
@@ -206,17 +264,14 @@ def main() -> None:
             tmp = Path(tmp_name)
             art_file = tmp / "model.bin"
             art_file.write_bytes(b"\0" * 4096)
-            t0 = time.perf_counter()
-            commits = gen.build(tmp / "reg", models, per)
-            print(
-                f"{size:,} versions: gitreg registry of {commits:,} commits built in "
-                f"{time.perf_counter() - t0:.1f} s",
-                file=sys.stderr,
-            )
-            results = {"gitreg": bench_gitreg(tmp / "reg", art_file.as_uri(), args.runs, env)}
+            reg = tmp / "reg"
+            registry(reg, size, args.keep, env)
+            results = {"gitreg": bench_gitreg(reg, art_file.as_uri(), args.runs, env)}
             if "MLflow" in peers:
                 results["MLflow"] = bench_mlflow(tmp, models, per, args.runs, env)
-            if "GTO" in peers:
+            if "GTO" in peers and size > GTO_MAX:
+                results["GTO"] = dict.fromkeys(OPS, "skipped: over 10 min a command")
+            elif "GTO" in peers:
                 results["GTO"] = bench_gto(tmp, models, per, args.runs, env)
         for op in OPS:
             base = results["gitreg"][op]
