@@ -28,7 +28,7 @@ import sqlite3
 import stat
 import sys
 import time
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blobs (oid TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, oid TEXT NOT NULL, sig TEXT NOT NULL);
 """
-Records = dict[str, dict[str, Any]]  # registry path -> the record's canonical dict
+Build = Callable[[str, dict[str, Any]], Any]  # (registry path, canonical dict) -> object
+
+
+def _as_is(path: str, record: dict[str, Any]) -> Any:
+    return record
 
 
 def blob_id(raw: bytes) -> str:
@@ -68,39 +72,37 @@ class Index:
 
     # --- the two questions ----------------------------------------------------------
 
-    def worktree(self, root: Path, names: Collection[str] | None, versions: bool = True) -> Records:
-        """The records of the model folders ``names`` (every one if None) in the work
-        tree at ``root`` (their model.yaml only, unless ``versions``), each file's bytes
-        read only if its stat changed."""
+    def worktree(
+        self,
+        root: Path,
+        names: Collection[str] | None,
+        versions: bool = True,
+        build: Build = _as_is,
+    ) -> dict[str, Any]:
+        """``build(path, record)`` for each registry file of the model folders ``names``
+        (every one if None) in the work tree at ``root`` (their model.yaml only, unless
+        ``versions``), each file's bytes read only if its stat changed. Each record is
+        built as it is decoded, so 100,000 of them are never all in memory as dicts."""
         found = _walk(root, names, versions)
-        known = self._files(names)
-        if not versions:
-            known = {p: v for p, v in known.items() if p.endswith("/model.yaml")}
+        out: dict[str, Any] = {}
+        gone = []
+        for path, sig, data in self._known(names):
+            here = found.get(path)
+            if here is None:
+                if versions or path.endswith("/model.yaml"):
+                    gone.append(path)
+            elif data is not None and sig and here[0] == sig:
+                out[path] = build(path, marshal.loads(data))
         now = time.time_ns()
-        oids: dict[str, str] = {}
-        fresh: dict[str, tuple[str, str]] = {}  # path -> (blob id, stat signature) to keep
-        read: dict[str, bytes] = {}
-        for path, (sig, changed_ns) in found.items():
-            old = known.pop(path, None)
-            if old is not None and old[1] == sig and sig:
-                oids[path] = old[0]
-            elif (raw := _read(root, path)) is not None:
-                read[path] = raw
-                oids[path] = blob_id(raw)
-                fresh[path] = (oids[path], sig if now - changed_ns > _RACY_NS else "")
-        datas = self._blobs(set(oids.values()))
-        for path in [p for p, oid in oids.items() if oid not in datas and p not in read]:
-            raw = _read(root, path)  # the stat cache named a blob the index no longer has
-            if raw is not None:
-                read[path] = raw
-                oids[path] = blob_id(raw)
-                fresh[path] = (oids[path], "")
-        unparsed = {p: raw for p, raw in read.items() if oids[p] not in datas}
-        parsed = _parse_all(unparsed)
-        records = {p: marshal.loads(datas[o]) for p, o in oids.items() if o in datas}
-        records.update((p, marshal.loads(data)) for p, data in parsed.items())
-        self._save({oids[p]: d for p, d in parsed.items()}, fresh, gone=known.keys())
-        return records
+        read = {p: raw for p in found.keys() - out.keys() if (raw := _read(root, p)) is not None}
+        oids = {p: blob_id(raw) for p, raw in read.items()}
+        datas = dict(self._blobs(set(oids.values())))
+        parsed = _parse_all({p: raw for p, raw in read.items() if oids[p] not in datas})
+        for path in sorted(read):
+            out[path] = build(path, marshal.loads(datas.get(oids[path]) or parsed[path]))
+        fresh = {p: (oids[p], found[p][0] if now - found[p][1] > _RACY_NS else "") for p in read}
+        self._save({oids[p]: d for p, d in parsed.items()}, fresh, gone=gone)
+        return out
 
     def file(self, root: Path, path: str) -> dict[str, Any] | None:
         """The record of one work-tree file, or None if there is no regular file there:
@@ -129,26 +131,23 @@ class Index:
         self._save({} if data else {oid: blob}, {path: (oid, "" if racy else sig)}, gone=())
         return marshal.loads(blob)  # type: ignore[no-any-return]
 
-    def commit(self, entries: dict[str, str], read: Any) -> Records:
-        """The records of ``entries`` (path -> blob id, as ``git ls-tree`` lists them),
-        reading with ``read(path)`` only the blobs the index has never seen."""
-        datas = self._blobs(set(entries.values()))
-        records: Records = {}
-        unparsed: dict[str, bytes] = {}
+    def commit(self, entries: dict[str, str], read: Any, build: Build = _as_is) -> dict[str, Any]:
+        """``build(path, record)`` for each of ``entries`` (path -> blob id, as ``git
+        ls-tree`` lists them), reading with ``read(path)`` only the blobs the index has
+        never seen."""
+        paths: dict[str, list[str]] = {}
         for path, oid in entries.items():
-            data = datas.get(oid)
-            if data is not None:
-                records[path] = marshal.loads(data)
-            else:
-                raw = read(path)
-                if raw is not None:
-                    unparsed[path] = raw
-        new_blobs = {}
-        for path, data in _parse_all(unparsed).items():
-            records[path] = marshal.loads(data)
-            new_blobs[entries[path]] = data
-        self._save(new_blobs, {}, gone=())
-        return records
+            paths.setdefault(oid, []).append(path)
+        out: dict[str, Any] = {}
+        for oid, data in self._blobs(set(paths)):
+            for path in paths.pop(oid):
+                out[path] = build(path, marshal.loads(data))
+        unparsed = {p: raw for ps in paths.values() for p in ps if (raw := read(p)) is not None}
+        parsed = _parse_all(unparsed)
+        for path, data in parsed.items():
+            out[path] = build(path, marshal.loads(data))
+        self._save({entries[p]: d for p, d in parsed.items()}, {}, gone=())
+        return out
 
     # --- storage ----------------------------------------------------------------------
 
@@ -183,41 +182,37 @@ class Index:
         except sqlite3.DatabaseError:
             return None
 
-    def _files(self, names: Collection[str] | None) -> dict[str, tuple[str, str]]:
+    def _known(self, names: Collection[str] | None) -> Iterator[tuple[str, str, bytes | None]]:
+        """(path, stat signature, stored record or None) of every file the stat cache
+        knows in the model folders ``names`` (all if None), streamed."""
         db = self._connect()
         if db is None:
-            return {}
+            return
+        query = "SELECT f.path, f.sig, b.data FROM files f LEFT JOIN blobs b ON b.oid = f.oid"
+        # "/" sorts just before "0": a folder's paths are the range [name/, name0)
+        ranges = [None] if names is None else [(f"models/{n}/", f"models/{n}0") for n in names]
         try:
-            if names is None:
-                rows: Iterable[Any] = db.execute("SELECT path, oid, sig FROM files")
-                return {p: (o, s) for p, o, s in rows}
-            out = {}
-            for name in names:  # "/" sorts just before "0": the folder's range of paths
-                lo, hi = f"models/{name}/", f"models/{name}0"
-                rows = db.execute(
-                    "SELECT path, oid, sig FROM files WHERE path >= ? AND path < ?", (lo, hi)
-                )
-                out.update({p: (o, s) for p, o, s in rows})
-            return out
+            for bounds in ranges:
+                where = "" if bounds is None else " WHERE f.path >= ? AND f.path < ?"
+                yield from db.execute(query + where, bounds or ())
         except sqlite3.DatabaseError:
-            return {}
+            return
 
-    def _blobs(self, oids: set[str]) -> dict[str, bytes]:
+    def _blobs(self, oids: set[str]) -> Iterator[tuple[str, bytes]]:
+        """(blob id, stored record) of each of ``oids`` the index has, streamed."""
         db = self._connect()
         if db is None or not oids:
-            return {}
+            return
         try:
             if len(oids) > 2000:
-                rows: Iterable[Any] = db.execute("SELECT oid, data FROM blobs")
-                return {o: d for o, d in rows if o in oids}
-            out: dict[str, bytes] = {}
+                rows = db.execute("SELECT oid, data FROM blobs")
+                yield from ((o, d) for o, d in rows if o in oids)
+                return
             for chunk in _chunks(sorted(oids), 500):
                 marks = ",".join("?" * len(chunk))
-                q = f"SELECT oid, data FROM blobs WHERE oid IN ({marks})"
-                out.update(db.execute(q, chunk).fetchall())
-            return out
+                yield from db.execute(f"SELECT oid, data FROM blobs WHERE oid IN ({marks})", chunk)
         except sqlite3.DatabaseError:
-            return {}
+            return
 
     def _save(
         self, blobs: dict[str, bytes], files: dict[str, tuple[str, str]], gone: Iterable[str]

@@ -138,3 +138,33 @@ def test_many_new_files_are_parsed_on_every_core(
     index._remove(filled.root / DB)
     with pytest.raises(ManifestError, match=r"c/versions/2\.yaml"):
         indexed(RegistryView(filled.root))
+
+
+@pytest.mark.parametrize("at_commit", [False, True])
+def test_a_version_file_under_another_number_is_refused_not_listed_twice(
+    filled: Registry, at_commit: bool
+) -> None:
+    indexed(filled)  # the stat cache and the records exist first
+    copy = filled.root / version_path("a", 9)
+    copy.write_bytes((filled.root / version_path("a", 2)).read_bytes())  # says version 2
+    view: RegistryView = filled
+    if at_commit:
+        git(filled.root, "add", "-A")
+        git(filled.root, "commit", "-qm", "copy")
+        view = filled.at("HEAD")
+    with pytest.raises(ManifestError, match=r"a/versions/9\.yaml.*match the path"):
+        view.search_versions("")
+
+
+def test_stage_heads_are_the_newest_version_per_stage_of_the_full_catalog(
+    filled: Registry,
+) -> None:
+    filled.transition("a", 1, "Staging")
+    filled.transition("a", 3, "Staging")
+    filled.transition("b", 2, "Archived")
+    from gitreg.registry.view import newest_per_stage
+
+    full = [(m, [(v.version, v.stage) for v in newest_per_stage(vs)]) for m, vs in filled.catalog()]
+    heads = [(m, [(h.version, h.stage) for h in hs]) for m, hs in filled.stage_heads()]
+    assert heads == full
+    assert heads[0][1] == [(2, "None"), (3, "Staging")]

@@ -21,7 +21,6 @@ from gitreg.cli._base import (
 )
 from gitreg.cli.progress import progress, quiet_option
 from gitreg.manifest import ModelVersion
-from gitreg.registry.view import newest_per_stage
 
 
 @cli.command("list")
@@ -40,8 +39,7 @@ def list_(ctx: click.Context, ref: str | None, at: str | None, as_json: bool) ->
         emit([m.to_dict() for m in reg.list_models()])
         return
     rows = []
-    for m, versions in reg.catalog():
-        latest = newest_per_stage(versions)
+    for m, latest in reg.stage_heads():
         stages = ", ".join(f"{v.stage}: v{v.version}" for v in latest if v.stage != "None")
         aliases = ", ".join(f"{a}=v{v}" for a, v in sorted(m.aliases.items()))
         rows.append([m.name, m.last_version, stages, aliases, brief(m.description, 40)])

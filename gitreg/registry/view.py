@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from gitreg import dates, schema, uris
 from gitreg.errors import (
@@ -43,6 +43,17 @@ _SCHEMA_REF = {
 }
 Progress = Callable[[int], None] | None
 T = TypeVar("T")
+
+
+class Head(NamedTuple):
+    """A version's number and stage: all ``gitreg list`` shows of it."""
+
+    name: str
+    version: int
+    stage: str
+
+
+V = TypeVar("V", ModelVersion, Head)
 
 
 def model_dir(name: str) -> str:
@@ -156,11 +167,19 @@ class RegistryView:
         versions oldest first (none unless ``versions``): one pass over the registry,
         through the query index (gitreg.index) where the repository has one."""
         with _bulk():
-            return self._catalog(names, versions)
+            return self._catalog(names, versions, _build)
 
-    def _catalog(
-        self, names: Iterable[str] | None, versions: bool
-    ) -> list[tuple[RegisteredModel, list[ModelVersion]]]:
+    def stage_heads(self) -> list[tuple[RegisteredModel, list[Head]]]:
+        """Each model with its newest version in each stage in use, oldest first: what
+        ``gitreg list`` shows, without building every version in full (at 100,000
+        versions that would take most of the time and memory)."""
+        with _bulk():
+            found: list[tuple[RegisteredModel, list[Any]]] = self._catalog(None, True, _head)
+        return [
+            (m, [Head(v.name, v.version, v.stage) for v in newest_per_stage(vs)]) for m, vs in found
+        ]
+
+    def _catalog(self, names: Iterable[str] | None, versions: bool, build: Any) -> list[Any]:
         wanted = None if names is None else sorted({n for n in names if _is_name(n)})
         idx = self._index
         if idx is None:
@@ -170,21 +189,20 @@ class RegistryView:
                 if self.tree.read(model_path(n)) is not None
             ]
         if isinstance(self.tree, CommitTree):
-            records = idx.commit(self._ls_tree(wanted, versions), self.tree.read)
+            records = idx.commit(self._ls_tree(wanted, versions), self.tree.read, build)
         else:
-            records = idx.worktree(self.root, wanted, versions)
+            records = idx.worktree(self.root, wanted, versions, build)
         models: dict[str, RegisteredModel] = {}
-        found: dict[str, list[ModelVersion]] = {}
-        for path, data in records.items():
+        found: dict[str, list[Any]] = {}
+        for path, record in records.items():
             name = path.split("/", 2)[1]
-            if path.endswith("/model.yaml"):
-                model = RegisteredModel.from_index(data)
-                models[name] = model if model.name == name else self.get_model(name)
-            else:
-                mv = ModelVersion.from_index(data)
-                if (mv.name, f"{mv.version}.yaml") != (name, path.rsplit("/", 1)[1]):
-                    mv = self.get_version(name, mv.version)  # raises, naming the line
-                found.setdefault(name, []).append(mv)
+            if isinstance(record, RegisteredModel):
+                models[name] = record if record.name == name else self.get_model(name)
+            elif (record.name, f"{record.version}.yaml") == (name, path.rsplit("/", 1)[1]):
+                found.setdefault(name, []).append(record)
+            else:  # the file's name or number is not its path's: read it to say where
+                self.get_version(name, int(path.rsplit("/", 1)[1][:-5]))
+                raise ManifestError(path, None, "name/version do not match the path")
         return [
             (models[n], sorted(found.get(n, []), key=lambda mv: mv.version)) for n in sorted(models)
         ]
@@ -402,12 +420,10 @@ def version_record(mv: ModelVersion, aliases: list[str]) -> dict[str, Any]:
     }
 
 
-def newest_per_stage(
-    versions: Iterable[ModelVersion], stages: Iterable[str] | None = None
-) -> list[ModelVersion]:
+def newest_per_stage(versions: Iterable[V], stages: Iterable[str] | None = None) -> list[V]:
     """The newest of ``versions`` in each stage (each of ``stages``, or every one)."""
     wanted = None if stages is None else set(stages)
-    newest: dict[str, ModelVersion] = {}
+    newest: dict[str, V] = {}
     for mv in versions:
         held = newest.get(mv.stage)
         if (wanted is None or mv.stage in wanted) and (held is None or mv.version > held.version):
@@ -445,6 +461,18 @@ def _only_names(node: search.Node | None) -> frozenset[str] | None:
         return frozenset.intersection(*known) if known else None
     known = [s for s in sets if s is not None]
     return frozenset().union(*known) if len(known) == len(sets) else None
+
+
+def _build(path: str, data: dict[str, Any]) -> RegisteredModel | ModelVersion:
+    if path.endswith("/model.yaml"):
+        return RegisteredModel.from_index(data)
+    return ModelVersion.from_index(data)
+
+
+def _head(path: str, data: dict[str, Any]) -> RegisteredModel | Head:
+    if path.endswith("/model.yaml"):
+        return RegisteredModel.from_index(data)
+    return Head(data["name"], data["version"], data["stage"])
 
 
 @contextmanager
