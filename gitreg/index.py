@@ -83,18 +83,21 @@ class Index:
         (every one if None) in the work tree at ``root`` (their model.yaml only, unless
         ``versions``), each file's bytes read only if its stat changed. Each record is
         built as it is decoded, so 100,000 of them are never all in memory as dicts."""
-        found = _walk(root, names, versions)
+        found = _walk(root, names, versions)  # emptied as answered, to bound memory
         out: dict[str, Any] = {}
+        stale: dict[str, tuple[str, int]] = {}
         gone = []
-        for path, sig, data in self._known(names):
-            here = found.get(path)
+        for path, sig, data in self._known(names, versions):
+            here = found.pop(path, None)
             if here is None:
-                if versions or path.endswith("/model.yaml"):
-                    gone.append(path)
+                gone.append(path)
             elif data is not None and sig and here[0] == sig:
                 out[path] = build(path, marshal.loads(data))
+            else:
+                stale[path] = here
+        found.update(stale)
         now = time.time_ns()
-        read = {p: raw for p in found.keys() - out.keys() if (raw := _read(root, p)) is not None}
+        read = {p: raw for p in found if (raw := _read(root, p)) is not None}
         oids = {p: blob_id(raw) for p, raw in read.items()}
         datas = dict(self._blobs(set(oids.values())))
         parsed = _parse_all({p: raw for p, raw in read.items() if oids[p] not in datas})
@@ -182,19 +185,23 @@ class Index:
         except sqlite3.DatabaseError:
             return None
 
-    def _known(self, names: Collection[str] | None) -> Iterator[tuple[str, str, bytes | None]]:
+    def _known(
+        self, names: Collection[str] | None, versions: bool
+    ) -> Iterator[tuple[str, str, bytes | None]]:
         """(path, stat signature, stored record or None) of every file the stat cache
-        knows in the model folders ``names`` (all if None), streamed."""
+        knows in the model folders ``names`` (all if None), model.yaml files only unless
+        ``versions``, streamed."""
         db = self._connect()
         if db is None:
             return
         query = "SELECT f.path, f.sig, b.data FROM files f LEFT JOIN blobs b ON b.oid = f.oid"
+        only = "" if versions else " AND f.path GLOB '*/model.yaml'"
         # "/" sorts just before "0": a folder's paths are the range [name/, name0)
         ranges = [None] if names is None else [(f"models/{n}/", f"models/{n}0") for n in names]
         try:
             for bounds in ranges:
-                where = "" if bounds is None else " WHERE f.path >= ? AND f.path < ?"
-                yield from db.execute(query + where, bounds or ())
+                where = " WHERE 1" if bounds is None else " WHERE f.path >= ? AND f.path < ?"
+                yield from db.execute(query + where + only, bounds or ())
         except sqlite3.DatabaseError:
             return
 

@@ -8,6 +8,7 @@ and only converts it.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -182,13 +183,13 @@ class ModelVersion:
         stored, so this only builds (a tenth of ``from_dict``'s cost)."""
         a = d["artifact"]
         files = tuple(FileEntry(**f) for f in a["files"]) if "files" in a else ()
-        return cls(
-            name=d["name"],
+        return cls(  # names, stages and authors repeat: one copy each across 100,000 versions
+            name=sys.intern(d["name"]),
             version=d["version"],
-            stage=d["stage"],
+            stage=sys.intern(d["stage"]),
             artifact=ArtifactRef(uri=a["uri"], digest=a["digest"], size=a["size"], files=files),
             created_at=d["created_at"],
-            created_by=d["created_by"],
+            created_by=sys.intern(d["created_by"]),
             description=d["description"],
             tags=d["tags"],
             metrics=d["metrics"],

@@ -164,9 +164,12 @@ def search_(
             )
         return
     versions = reg.search_versions(filter_string, order_by, max_results)
-    aliases = {m: aliases_of(reg.get_model(m)) for m in {v.name for v in versions}}
+    names = {v.name for v in versions}
+    # past a few models, one pass over every model.yaml beats a lookup for each
+    owners = reg.catalog(names if len(names) <= 64 else None, versions=False)
+    aliases = {m.name: aliases_of(m) for m, _ in owners}
     if as_json:
-        emit([version_json(v, aliases[v.name].get(v.version, [])) for v in versions])
+        emit([version_json(v, aliases.get(v.name, {}).get(v.version, [])) for v in versions])
         return
     table(
         ["NAME", "VERSION", "STAGE", "ALIASES", "CREATED", "RUN"],
@@ -175,7 +178,7 @@ def search_(
                 v.name,
                 v.version,
                 v.stage,
-                ",".join(aliases[v.name].get(v.version, [])),
+                ",".join(aliases.get(v.name, {}).get(v.version, [])),
                 v.created_at,
                 v.lineage.get("run_id", ""),
             ]

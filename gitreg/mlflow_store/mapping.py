@@ -22,7 +22,7 @@ from mlflow.protos.databricks_pb2 import (
 
 from gitreg.errors import AlreadyExists, GitregError, NotFound, PolicyError, UsageError
 from gitreg.manifest import ModelVersion, RegisteredModel
-from gitreg.registry.view import _millis
+from gitreg.registry.rows import millis
 
 SCHEME = "gitreg"
 _CODES: dict[type[GitregError], int] = {
@@ -84,7 +84,7 @@ def version_number(version: Any) -> int:
 
 
 def version_entity(mv: ModelVersion, aliases: Sequence[str] = ()) -> MlflowVersion:
-    ts = _millis(mv.created_at)
+    ts = millis(mv.created_at)
     return MlflowVersion(
         name=mv.name,
         version=mv.version,  # type: ignore[arg-type]  # an int, as MLflow's SQL store gives it

@@ -64,7 +64,7 @@ from gitreg.mlflow_store.mapping import (
     wants_push,
 )
 from gitreg.registry import Registry
-from gitreg.registry.view import _millis
+from gitreg.registry.rows import millis
 
 try:
     import fcntl
@@ -122,7 +122,7 @@ class GitregStore(AbstractStore):
         return version_entity(mv, aliases_of(reg.get_model(mv.name), mv.version))
 
     def _model_entity(self, reg: Registry, model: RegisteredModel) -> MlflowModel:
-        ts = _millis(model.created_at)
+        ts = millis(model.created_at)
         return MlflowModel(
             name=model.name,
             creation_timestamp=ts,

@@ -1,6 +1,5 @@
 """RegistryView: every query over a registry, read through a Tree (the work tree or any
-commit), so each can be asked "as of" a ref or a date. Also the file layout and the
-mapping from records to search rows."""
+commit), so each can be asked "as of" a ref or a date. Also the file layout."""
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from gitreg import dates, schema, uris
 from gitreg.errors import (
@@ -24,6 +23,7 @@ from gitreg.errors import (
 from gitreg.git import Git
 from gitreg.manifest import ModelVersion, RegisteredModel, check_name
 from gitreg.policy import Config
+from gitreg.registry.rows import VersionRow, model_row
 from gitreg.tree import CommitTree, Tree, WorkTree
 
 if TYPE_CHECKING:
@@ -328,17 +328,17 @@ class RegistryView:
     ) -> list[ModelVersion]:
         from gitreg import search
 
-        records = []
+        rows = []
         for model, versions in self.catalog(_only_names(flt.node)):
             by_version: dict[int, list[str]] = {}
-            for alias, v in model.aliases.items():
+            for alias, v in sorted(model.aliases.items()):
                 by_version.setdefault(v, []).append(alias)
             for mv in versions:
-                rec = version_record(mv, sorted(by_version.get(mv.version, [])))
-                if flt.matches(rec):
-                    records.append(rec)
-        ordered = search.sort_records(records, list(order_by))
-        return [r["_object"] for r in ordered[:max_results]]
+                row = VersionRow(mv, tuple(by_version.get(mv.version, ())))
+                if flt.matches(row):
+                    rows.append(row)
+        ordered = search.sort_records(rows, list(order_by))
+        return [cast(VersionRow, row).version for row in ordered[:max_results]]
 
     def search_models(
         self, filter: str = "", order_by: Iterable[str] = (), max_results: int | None = None
@@ -346,7 +346,7 @@ class RegistryView:
         from gitreg import search
 
         flt = search.parse(filter)
-        records = [model_record(m) for m in self.list_models()]
+        records = [model_row(m) for m in self.list_models()]
         ordered = search.sort_records([r for r in records if flt.matches(r)], list(order_by))
         return [r["_object"] for r in ordered[:max_results]]
 
@@ -400,26 +400,6 @@ class RegistryView:
 # --- module helpers ------------------------------------------------------------------------
 
 
-def version_record(mv: ModelVersion, aliases: list[str]) -> dict[str, Any]:
-    """A version as the search module sees it (MLflow's field names)."""
-    ts = _millis(mv.created_at)
-    return {
-        "name": mv.name,
-        "version_number": mv.version,
-        "stage": mv.stage,
-        "run_id": mv.lineage.get("run_id"),
-        "source_path": mv.artifact.uri,
-        "description": mv.description,
-        "creation_timestamp": ts,
-        "last_updated_timestamp": ts,
-        "tags": mv.tags,
-        "metrics": mv.metrics,
-        "params": mv.params,
-        "aliases": aliases,
-        "_object": mv,
-    }
-
-
 def newest_per_stage(versions: Iterable[V], stages: Iterable[str] | None = None) -> list[V]:
     """The newest of ``versions`` in each stage (each of ``stages``, or every one)."""
     wanted = None if stages is None else set(stages)
@@ -429,19 +409,6 @@ def newest_per_stage(versions: Iterable[V], stages: Iterable[str] | None = None)
         if (wanted is None or mv.stage in wanted) and (held is None or mv.version > held.version):
             newest[mv.stage] = mv
     return sorted(newest.values(), key=lambda mv: mv.version)
-
-
-def model_record(model: RegisteredModel) -> dict[str, Any]:
-    ts = _millis(model.created_at)
-    return {
-        "name": model.name,
-        "description": model.description,
-        "creation_timestamp": ts,
-        "last_updated_timestamp": ts,
-        "tags": model.tags,
-        "aliases": sorted(model.aliases),
-        "_object": model,
-    }
 
 
 def _only_names(node: search.Node | None) -> frozenset[str] | None:
@@ -493,11 +460,6 @@ def _is_name(name: str) -> bool:
         return bool(check_name(name))
     except UsageError:
         return False
-
-
-def _millis(ts: str) -> int:
-    # fromisoformat is C code; strptime cost 20 us a record, most of a 10,000-row search
-    return int(datetime.fromisoformat(ts[:19]).replace(tzinfo=timezone.utc).timestamp() * 1000)
 
 
 def _as_of(date: str) -> str:
