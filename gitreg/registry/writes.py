@@ -9,7 +9,8 @@ import os
 import re
 import stat
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -428,9 +429,7 @@ class Registry(RegistryView):
             return parent  # every file already reads as given: no commit
         if "core.splitindex" not in conf:  # a registry made before gitreg set it
             self.git.run("config", "core.splitIndex", "true")
-        op = self._op_id or uuid.uuid4().hex
-        lock.begin(self.root, op, paths)
-        try:
+        with self._journal(files) as op:
             self._write_files(files)
             self.git.update_index(paths)  # also writes the blobs the new trees name
             edit.write()
@@ -448,11 +447,6 @@ class Registry(RegistryView):
                     f"HEAD moved while gitreg was committing, so nothing was committed ({e}); "
                     "run the command again"
                 ) from None
-        except BaseException:
-            self.git.restore(files)
-            lock.end(self.root)
-            raise
-        lock.end(self.root)
         return sha
 
     def _commit_first(self, message: str, files: Mapping[str, bytes | None]) -> str:
@@ -460,17 +454,24 @@ class Registry(RegistryView):
         dirty = self.git.dirty_paths(*files)
         if dirty:
             raise Conflict(f"{dirty[0]} has uncommitted changes; commit or discard them first")
+        with self._journal(files) as op:
+            self._write_files(files)
+            return self.git.commit(list(files), f"{message}\n\nGitreg-Op: {op}")
+
+    @contextmanager
+    def _journal(self, files: Mapping[str, bytes | None]) -> Iterator[str]:
+        """The operation id, with ``files`` journaled (gitreg.lock) until the block ends;
+        if it fails, the files go back to HEAD's bytes (the journal stays if even that
+        fails, for the next command to recover)."""
         op = self._op_id or uuid.uuid4().hex
         lock.begin(self.root, op, list(files))
         try:
-            self._write_files(files)
-            sha = self.git.commit(list(files), f"{message}\n\nGitreg-Op: {op}")
+            yield op
         except BaseException:
             self.git.restore(files)
             lock.end(self.root)
             raise
         lock.end(self.root)
-        return sha
 
     def _write_files(self, files: Mapping[str, bytes | None]) -> None:
         for rel, content in files.items():
