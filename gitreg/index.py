@@ -47,10 +47,6 @@ CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, oid TEXT NOT NULL, sig 
 Build = Callable[[str, dict[str, Any]], Any]  # (registry path, canonical dict) -> object
 
 
-def _as_is(path: str, record: dict[str, Any]) -> Any:
-    return record
-
-
 def blob_id(raw: bytes) -> str:
     """The id git gives these bytes as a blob."""
     import hashlib  # 3 ms to import; a query the stat cache answers never needs it
@@ -76,8 +72,8 @@ class Index:
         self,
         root: Path,
         names: Collection[str] | None,
-        versions: bool = True,
-        build: Build = _as_is,
+        versions: bool,
+        build: Build,
     ) -> dict[str, Any]:
         """``build(path, record)`` for each registry file of the model folders ``names``
         (every one if None) in the work tree at ``root`` (their model.yaml only, unless
@@ -134,7 +130,7 @@ class Index:
         self._save({} if data else {oid: blob}, {path: (oid, "" if racy else sig)}, gone=())
         return marshal.loads(blob)  # type: ignore[no-any-return]
 
-    def commit(self, entries: dict[str, str], read: Any, build: Build = _as_is) -> dict[str, Any]:
+    def commit(self, entries: dict[str, str], read: Any, build: Build) -> dict[str, Any]:
         """``build(path, record)`` for each of ``entries`` (path -> blob id, as ``git
         ls-tree`` lists them), reading with ``read(path)`` only the blobs the index has
         never seen."""

@@ -179,7 +179,9 @@ class RegistryView:
             (m, [Head(v.name, v.version, v.stage) for v in newest_per_stage(vs)]) for m, vs in found
         ]
 
-    def _catalog(self, names: Iterable[str] | None, versions: bool, build: Any) -> list[Any]:
+    def _catalog(
+        self, names: Iterable[str] | None, versions: bool, build: index.Build
+    ) -> list[Any]:
         wanted = None if names is None else sorted({n for n in names if _is_name(n)})
         idx = self._index
         if idx is None:
