@@ -17,9 +17,9 @@ from pathlib import Path
 
 from fastimport import GIT_ENV
 
+from gitreg.files.template import init_registry
 from gitreg.manifest import ArtifactRef, ModelVersion, RegisteredModel
 from gitreg.registry import dump_record, model_path, version_path
-from gitreg.template import init_registry
 
 
 def build(root: Path, versions: int, artifact: Path) -> None:

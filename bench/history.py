@@ -22,9 +22,9 @@ from pathlib import Path
 import fastimport
 from fastimport import GIT_ENV, IDENT, FastImport
 
+from gitreg.files.template import init_registry
 from gitreg.manifest import ArtifactRef, ModelVersion, RegisteredModel
 from gitreg.registry import dump_record, model_path, version_path
-from gitreg.template import init_registry
 
 STAGES = ["None", "Staging", "Production", "Archived"]
 HOT = "model-hot"

@@ -46,8 +46,8 @@ def main() -> None:
     from mlflow import MlflowClient
 
     from gitreg import Registry
-    from gitreg.mlflow_import import import_mlflow
-    from gitreg.template import init_registry
+    from gitreg.files.template import init_registry
+    from gitreg.mlflow.importer import import_mlflow
 
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = f"sqlite:///{Path(tmp) / 'mlflow.db'}"

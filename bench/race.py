@@ -70,7 +70,7 @@ def _git(cwd: Path, *args: str) -> str:
 
 def setup(root: Path, clones: int) -> tuple[Path, list[Path], Path]:
     """A bare remote holding a fresh registry, ``clones`` clones of it, and an artifact."""
-    from gitreg.template import init_registry
+    from gitreg.files.template import init_registry
 
     os.environ.update(GIT_ENV)
     remote = root / "remote.git"
@@ -89,8 +89,8 @@ def setup(root: Path, clones: int) -> tuple[Path, list[Path], Path]:
 
 def worker(clone: Path, count: int, artifact: str, force: bool, start: float) -> None:
     """One process: ``count`` registrations, one JSON line each on stdout."""
-    from gitreg import sync
     from gitreg.registry import Registry
+    from gitreg.repo import sync
 
     time.sleep(max(0.0, start - time.time()))
     for _ in range(count):

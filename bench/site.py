@@ -16,10 +16,10 @@ from pathlib import Path
 
 from fastimport import GIT_ENV
 
+from gitreg.files.template import init_registry
 from gitreg.manifest import ArtifactRef, ModelVersion, RegisteredModel
 from gitreg.registry import Registry, dump_record, model_path, version_path
 from gitreg.site import build_site
-from gitreg.template import init_registry
 
 
 def build(root: Path, versions: int, models: int) -> None:

@@ -18,8 +18,8 @@ from conftest import git
 from gitreg import Registry
 from gitreg.cli import cli
 from gitreg.errors import ArtifactError, DigestMismatch, NotFound, UsageError
+from gitreg.files.template import init_registry
 from gitreg.store import cache_entry
-from gitreg.template import init_registry
 
 if TYPE_CHECKING:
     from s3_server import S3

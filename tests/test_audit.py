@@ -15,8 +15,8 @@ from conftest import git
 from gitops_helpers import make_registry, merge_branch, staged_version
 
 from gitreg import Registry
-from gitreg.audit import audit
 from gitreg.cli import cli
+from gitreg.promotion.audit import audit
 
 
 def direct_production(reg: Registry, version: int) -> str:

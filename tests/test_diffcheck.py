@@ -13,7 +13,7 @@ from gitops_helpers import make_registry, merge_branch, staged_version
 
 from gitreg import Registry
 from gitreg.cli import cli
-from gitreg.diffcheck import check_diff
+from gitreg.promotion.review import check_diff
 
 
 def check(reg: Registry, *args: str) -> Result:

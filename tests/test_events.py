@@ -9,10 +9,10 @@ from click.testing import CliRunner
 from conftest import git
 
 from gitreg import Registry
-from gitreg.changes import EVENT_TYPES, Change
 from gitreg.cli import cli
-from gitreg.events import NULL_SHA, events
 from gitreg.registry import dump_record, version_path
+from gitreg.trail.changes import EVENT_TYPES, Change
+from gitreg.trail.events import NULL_SHA, events
 
 
 def head(reg: Registry) -> str:

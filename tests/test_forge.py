@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from gitops_helpers import FakeGitHub
 
-from gitreg import forge
+from gitreg.promotion import forge
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gitreg.gates import GateContext, GateResult, evaluate, failures
 from gitreg.manifest import ArtifactRef, ModelVersion
+from gitreg.promotion.gates import GateContext, GateResult, evaluate, failures
 
 DIGEST = "sha256:" + "ab" * 32
 

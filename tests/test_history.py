@@ -14,11 +14,11 @@ from click.testing import CliRunner
 from conftest import git
 
 from gitreg import Registry
-from gitreg.changelog import pull_request_of
 from gitreg.cli import cli
 from gitreg.errors import NotFound, UsageError
-from gitreg.history import history
 from gitreg.registry import dump_record, version_path
+from gitreg.trail.changelog import pull_request_of
+from gitreg.trail.history import history
 
 
 def texts(reg: Registry, name: str, **kw: str) -> list[str]:

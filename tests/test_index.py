@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import git
 
-from gitreg import index
 from gitreg.errors import ManifestError
 from gitreg.manifest import ModelVersion
+from gitreg.query import index
 from gitreg.registry import Registry, RegistryView, version_path
 
 DB = Path(".git/gitreg/index.sqlite")

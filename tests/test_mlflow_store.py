@@ -10,7 +10,7 @@ import pytest
 from conftest import git
 
 from gitreg import Registry
-from gitreg.template import init_registry
+from gitreg.files.template import init_registry
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::FutureWarning", "ignore::UserWarning", "ignore::DeprecationWarning"
@@ -78,7 +78,7 @@ def test_the_plugin_is_found_by_uri(reg_path: Path) -> None:
     import mlflow
     from mlflow.tracking._model_registry.utils import _get_store
 
-    from gitreg.mlflow_store import GitregStore
+    from gitreg.mlflow import GitregStore
 
     store = _get_store(f"gitreg://{reg_path}")
     assert isinstance(store, GitregStore)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from gitreg.config import Config, Rule
 from gitreg.errors import UsageError
-from gitreg.policy import Config, Rule
 
 POLICY = {
     "stages": ["None", "Staging", "Production", "Archived"],

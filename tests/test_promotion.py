@@ -18,7 +18,7 @@ from gitops_helpers import FakeGitHub, make_registry, merge_branch, staged_versi
 from gitreg import Registry
 from gitreg.cli import cli
 from gitreg.errors import Conflict, NotFound, PolicyError
-from gitreg.gates import GatesFailed
+from gitreg.promotion.gates import GatesFailed
 
 
 @pytest.fixture

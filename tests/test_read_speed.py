@@ -12,7 +12,7 @@ import pytest
 
 from gitreg import Registry
 from gitreg.errors import ManifestError
-from gitreg.template import init_registry
+from gitreg.files.template import init_registry
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_name_pinned_search_equals_a_full_scan(reg: Registry) -> None:
 
 
 def test_read_commands_leave_the_store_and_change_parser_unimported(reg: Registry) -> None:
-    heavy = "{'gitreg.store', 'gitreg.changes', 'git', 'fsspec', 'jsonschema'}"
+    heavy = "{'gitreg.store', 'gitreg.trail.changes', 'git', 'fsspec', 'jsonschema'}"
     for warm in (False, True):
         if warm:  # the query index knows every file: not even YAML or the writes load
             reg.search_versions("")
@@ -80,7 +80,7 @@ def test_every_command_is_found_in_the_module_the_lazy_group_names() -> None:
     import pkgutil
 
     import gitreg.cli
-    from gitreg.cli._base import COMMANDS, cli
+    from gitreg.cli.app import COMMANDS, cli
 
     for module in pkgutil.iter_modules(gitreg.cli.__path__):
         importlib.import_module(f"gitreg.cli.{module.name}")

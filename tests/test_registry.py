@@ -18,8 +18,8 @@ from gitreg.errors import (
     PolicyError,
     UsageError,
 )
+from gitreg.files.template import init_registry
 from gitreg.registry import dump_record, model_path, version_path
-from gitreg.template import init_registry
 
 
 def commits(reg: Registry) -> list[str]:

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from gitreg import schema
 from gitreg.errors import ManifestError, UsageError
+from gitreg.files import schema
+from gitreg.files.yamlio import dump, load
 from gitreg.manifest import NAME_RULE, ArtifactRef, FileEntry, ModelVersion, RegisteredModel
-from gitreg.yamlio import dump, load
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 VERSION = ModelVersion(
@@ -422,5 +422,5 @@ def test_schema_names() -> None:
 
 
 def test_importing_schema_does_not_import_jsonschema() -> None:
-    code = "import gitreg.schema, sys; assert 'jsonschema' not in sys.modules"
+    code = "import gitreg.files.schema, sys; assert 'jsonschema' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

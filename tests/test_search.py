@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitreg.errors import UsageError
-from gitreg.search import Compare, Field, FilterError, Junction, parse, sort_records
+from gitreg.query.search import Compare, Field, FilterError, Junction, parse, sort_records
 
 NAN = float("nan")
 VERSION: dict[str, Any] = {

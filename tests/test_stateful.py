@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from gitreg.errors import Conflict, PolicyError
+from gitreg.files.template import init_registry
 from gitreg.registry import Registry, version_path
-from gitreg.template import init_registry
 
 NAMES = ("a", "b")
 STAGES = ("None", "Staging", "Production", "Archived")

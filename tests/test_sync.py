@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import git
 
-from gitreg import sync
 from gitreg.cli import cli
 from gitreg.errors import Conflict, GitError, PushRejected
+from gitreg.files.template import init_registry
 from gitreg.registry import Registry
-from gitreg.template import init_registry
+from gitreg.repo import sync
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -268,14 +268,14 @@ def test_push_through_a_real_subprocess(remote: Path, artifact: str) -> None:
 
 
 def test_lock_queues_a_second_process(remote: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gitreg import lock
+    from gitreg.repo import lock
 
     a = clone(remote, "a")
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import sys,time; from gitreg import lock; from gitreg.registry import Registry\n"
+            "import sys,time; from gitreg.repo import lock; from gitreg.registry import Registry\n"
             "with lock.hold(Registry(sys.argv[1])):\n print('held', flush=True); time.sleep(3)",
             str(a),
         ],

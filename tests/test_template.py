@@ -106,8 +106,8 @@ def test_codeowners_covers_the_policy_and_the_workflows() -> None:
 
 
 def test_template_policy_sends_production_through_a_pull_request() -> None:
-    from gitreg import schema, yamlio
-    from gitreg.policy import Config
+    from gitreg.config import Config
+    from gitreg.files import schema, yamlio
 
     doc = yamlio.load((TEMPLATE / "gitreg.yaml").read_bytes(), "gitreg.yaml")
     schema.validate(doc, "config")

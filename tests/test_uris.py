@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gitreg.errors import UsageError
-from gitreg.uris import ModelURI, parse
+from gitreg.model_uris import ModelURI, parse
 
 
 @pytest.mark.parametrize(

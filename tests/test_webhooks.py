@@ -18,10 +18,10 @@ from conftest import git
 
 from gitreg import Registry
 from gitreg.cli import cli
+from gitreg.config import Config
 from gitreg.errors import UsageError
-from gitreg.policy import Config
-from gitreg.template import init_registry
-from gitreg.webhooks import WebhookError, notify, sign
+from gitreg.files.template import init_registry
+from gitreg.trail.webhooks import WebhookError, notify, sign
 
 SECRET = "s3cret-for-tests"
 

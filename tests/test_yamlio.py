@@ -13,9 +13,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gitreg import yamlio
 from gitreg.errors import ManifestError
-from gitreg.yamlio import MAX_BYTES, Document, dump, load, load_file
+from gitreg.files import yamlio
+from gitreg.files.yamlio import MAX_BYTES, Document, dump, load, load_file
 
 BOMB = (
     'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'

@@ -4,7 +4,7 @@ Each module holds a family of commands on the shared ``cli`` group; ``_base.COMM
 says which, and the group imports a module when one of its commands runs.
 """
 
-from gitreg.cli._base import cli
+from gitreg.cli.app import cli
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import click
 
-from gitreg.cli._base import as_of_options, cli, emit, fail, json_option, open_view, table
+from gitreg.cli.app import as_of_options, cli, emit, fail, json_option, open_view, table
 from gitreg.cli.progress import progress, quiet_option
 from gitreg.errors import GitregError
 from gitreg.manifest import ModelVersion

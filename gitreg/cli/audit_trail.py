@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gitreg.cli._base import as_of_options, cli, emit, json_option, open_view
+from gitreg.cli.app import as_of_options, cli, emit, json_option, open_view
 
 if TYPE_CHECKING:
-    from gitreg.changes import Change  # the parser itself is loaded only when used
+    from gitreg.trail.changes import Change  # the parser itself is loaded only when used
 
 
 def _who(ident: str) -> str:
@@ -137,7 +137,7 @@ def notify(
     Example:
       GITREG_WEBHOOK_SECRET=... gitreg notify --from "$BEFORE" --to "$AFTER"
     """
-    from gitreg.webhooks import Delivery, WebhookError, notify
+    from gitreg.trail.webhooks import Delivery, WebhookError, notify
 
     view = open_view(ctx)
     config = view.at(ref=to_ref).config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gitreg.cli._base import cli, emit, fail, json_option, open_registry
+from gitreg.cli.app import cli, emit, fail, json_option, open_registry
 
 
 @cli.command("import-mlflow")
@@ -33,7 +33,7 @@ def import_mlflow(
         import mlflow  # noqa: F401
     except ImportError:
         fail("import-mlflow needs MLflow: pip install 'gitreg[mlflow]'")
-    from gitreg.mlflow_import import import_mlflow as run_import
+    from gitreg.mlflow.importer import import_mlflow as run_import
 
     report = run_import(open_registry(ctx), tracking_uri, models, registry_uri)
     if as_json:

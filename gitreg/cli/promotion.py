@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gitreg.cli._base import cli, emit, json_option, open_registry
+from gitreg.cli.app import cli, emit, json_option, open_registry
 
 if TYPE_CHECKING:
-    from gitreg.diffcheck import Report
-    from gitreg.promote import Proposal
+    from gitreg.promotion.propose import Proposal
+    from gitreg.promotion.review import Report
 
 
 def propose(
@@ -71,7 +71,7 @@ def rollback(ctx: click.Context, name: str, stage: str, local: bool, as_json: bo
 
 def check_base(ctx: click.Context, base: str, head: str, fmt: str, verify_artifacts: bool) -> None:
     """``gitreg check --base``: judge base...head; exit 1 on any finding."""
-    from gitreg.diffcheck import check_diff
+    from gitreg.promotion.review import check_diff
 
     report = check_diff(open_registry(ctx).git, base, head, verify=verify_artifacts)
     if fmt == "json":
@@ -151,7 +151,7 @@ def audit(ctx: click.Context, since: str | None, branch: str | None, as_json: bo
     Example:
       gitreg audit --since v1.0 --json
     """
-    from gitreg.audit import audit as run_audit
+    from gitreg.promotion.audit import audit as run_audit
 
     reg = open_registry(ctx)
     report = run_audit(reg.git, branch or reg.config.default_branch, since=since)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from gitreg.cli._base import (
+from gitreg.cli.app import (
     aliases_of,
     as_of_options,
     brief,

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import click
 
-from gitreg.cli._base import F, cli, emit, json_option, open_registry
+from gitreg.cli.app import F, cli, emit, json_option, open_registry
 from gitreg.registry import Registry
 
 T = TypeVar("T")
@@ -28,7 +28,7 @@ def apply(ctx: click.Context, push: bool, op: Callable[[Registry], T]) -> tuple[
     reg = open_registry(ctx)
     if not push:
         return op(reg), ""
-    from gitreg import sync
+    from gitreg.repo import sync
 
     result, report = sync.push_op(reg, op)
     already = " (it had already landed)" if report.landed and not report.pushed else ""
@@ -49,7 +49,7 @@ def push_cmd(ctx: click.Context, remote: str, as_json: bool) -> None:
     Example:
       gitreg push
     """
-    from gitreg import sync
+    from gitreg.repo import sync
 
     report = sync.push(open_registry(ctx), remote=remote)
     if as_json:

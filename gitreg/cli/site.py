@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from gitreg.cli._base import as_of_options, cli, emit, fail, json_option, open_view
+from gitreg.cli.app import as_of_options, cli, emit, fail, json_option, open_view
 
 
 @cli.command()

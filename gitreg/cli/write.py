@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gitreg.cli._base import (
+from gitreg.cli.app import (
     cli,
     emit,
     fail,
@@ -34,7 +34,7 @@ def init(path: Path, store: str | None) -> None:
     Example:
       gitreg init ./ml-registry
     """
-    from gitreg.template import init_registry
+    from gitreg.files.template import init_registry
 
     sha = init_registry(path, store=store)
     click.echo(f"Initialized gitreg registry in {path.resolve()} ({sha[:12]})")

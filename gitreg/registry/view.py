@@ -13,23 +13,26 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
-from gitreg import dates, schema, uris
+from gitreg import dates, model_uris
+from gitreg.config import Config
 from gitreg.errors import (
     ManifestError,
     NotFound,
     PolicyError,
     UsageError,
 )
-from gitreg.git import Git
+from gitreg.files import schema
 from gitreg.manifest import ModelVersion, RegisteredModel, check_name
-from gitreg.policy import Config
-from gitreg.registry.rows import VersionRow, model_row
-from gitreg.tree import CommitTree, Tree, WorkTree
+from gitreg.query.rows import VersionRow, model_row
+from gitreg.repo.git import Git
+from gitreg.repo.tree import CommitTree, Tree, WorkTree
 
 if TYPE_CHECKING:
     # imported where used: most reads never touch artifacts, the parser or YAML
-    from gitreg import index, search, store, yamlio
-    from gitreg.changes import Change
+    from gitreg import store
+    from gitreg.files import yamlio
+    from gitreg.query import index, search
+    from gitreg.trail.changes import Change
 
 CONFIG = "gitreg.yaml"
 MODELS = "models"
@@ -96,7 +99,7 @@ class RegistryView:
 
     @cached_property
     def _index(self) -> index.Index | None:
-        from gitreg import index
+        from gitreg.query import index
 
         return index.open_index(self.root)
 
@@ -108,7 +111,7 @@ class RegistryView:
 
     def _doc(self, rel: str) -> yamlio.Document | None:
         """A registry file, loaded with the hardened loader, or None if it is absent."""
-        from gitreg import yamlio  # here: a read the query index answers never needs YAML
+        from gitreg.files import yamlio  # here: a read the query index answers never needs YAML
 
         raw = self.tree.read(rel)
         return None if raw is None else yamlio.load(raw, rel)
@@ -165,7 +168,7 @@ class RegistryView:
     ) -> list[tuple[RegisteredModel, list[ModelVersion]]]:
         """Each model of ``names`` that exists (every model if None), by name, with its
         versions oldest first (none unless ``versions``): one pass over the registry,
-        through the query index (gitreg.index) where the repository has one."""
+        through the query index (gitreg.query.index) where the repository has one."""
         with _bulk():
             return self._catalog(names, versions, _build)
 
@@ -215,7 +218,7 @@ class RegistryView:
         spec = [f"{model_dir(n)}/" for n in names] if names is not None else [f"{MODELS}/"]
         if names == []:
             return {}
-        from gitreg import index
+        from gitreg.query import index
 
         out = self.git.run_bytes("ls-tree", "-r", "-z", self.tree.sha, "--", *spec)
         entries = {}
@@ -260,7 +263,7 @@ class RegistryView:
 
     def resolve(self, uri: str) -> ModelVersion:
         """The version a ``models:/`` URI names."""
-        u = uris.parse(uri)
+        u = model_uris.parse(uri)
         if u.version is not None:
             return self.get_version(u.name, u.version)
         if u.alias is not None:
@@ -319,7 +322,7 @@ class RegistryView:
         self, filter: str = "", order_by: Iterable[str] = (), max_results: int | None = None
     ) -> list[ModelVersion]:
         """Versions matching an MLflow filter string (plus stage, metrics, params, aliases)."""
-        from gitreg import search
+        from gitreg.query import search
 
         flt = search.parse(filter)
         with _bulk():
@@ -328,7 +331,7 @@ class RegistryView:
     def _search_versions(
         self, flt: search.Filter, order_by: Iterable[str], max_results: int | None
     ) -> list[ModelVersion]:
-        from gitreg import search
+        from gitreg.query import search
 
         rows = []
         for model, versions in self.catalog(_only_names(flt.node)):
@@ -345,7 +348,7 @@ class RegistryView:
     def search_models(
         self, filter: str = "", order_by: Iterable[str] = (), max_results: int | None = None
     ) -> list[RegisteredModel]:
-        from gitreg import search
+        from gitreg.query import search
 
         flt = search.parse(filter)
         records = [model_row(m) for m in self.list_models()]
@@ -360,19 +363,19 @@ class RegistryView:
         since: str | None = None,
     ) -> list[Change]:
         """Every change to model ``name`` up to this view's commit, oldest first."""
-        from gitreg.history import history
+        from gitreg.trail.history import history
 
         return history(self, name, version=version, stage=stage, since=since)
 
     def events(self, from_ref: str, to_ref: str = "HEAD") -> list[Change]:
         """The changes in the first-parent commits ``from_ref..to_ref`` as typed events."""
-        from gitreg.events import events
+        from gitreg.trail.events import events
 
         return events(self, from_ref, to_ref)
 
     def check(self) -> list[ManifestError]:
         """Every problem in every registry file, as ``path:line: message`` errors."""
-        from gitreg.check import check_tree
+        from gitreg.files.check import check_tree
 
         return check_tree(self.tree)
 
@@ -415,7 +418,7 @@ def newest_per_stage(versions: Iterable[V], stages: Iterable[str] | None = None)
 
 def _only_names(node: search.Node | None) -> frozenset[str] | None:
     """The only model names a record matching ``node`` can have, or None if any may."""
-    from gitreg import search
+    from gitreg.query import search
 
     if isinstance(node, search.Compare):
         if node.field != search.Field("attr", "name") or node.op not in ("=", "IN"):
@@ -477,7 +480,7 @@ def _version_number(version: int | str) -> int:
 
 
 def dump_record(data: dict[str, Any], kind: str) -> bytes:
-    from gitreg import yamlio
+    from gitreg.files import yamlio
 
     return yamlio.dump(data, _SCHEMA_REF[kind]).encode()
 

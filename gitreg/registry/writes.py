@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitreg import lock, plumbing, schema, secrets, validated
+from gitreg import secrets
 from gitreg.errors import (
     AlreadyExists,
     ArtifactError,
@@ -24,6 +24,7 @@ from gitreg.errors import (
     PolicyError,
     UsageError,
 )
+from gitreg.files import schema, schema_memo
 from gitreg.manifest import ModelVersion, RegisteredModel, check_key, check_name
 from gitreg.registry.view import (
     CONFIG,
@@ -37,9 +38,10 @@ from gitreg.registry.view import (
     version_files,
     version_path,
 )
+from gitreg.repo import lock, objects
 
 if TYPE_CHECKING:
-    from gitreg.promote import Proposal
+    from gitreg.promotion.propose import Proposal
 
 _RESERVED_ALIAS = re.compile(r"(latest|[vV][0-9]+)")
 
@@ -47,7 +49,7 @@ _RESERVED_ALIAS = re.compile(r"(latest|[vV][0-9]+)")
 class Registry(RegistryView):
     """A registry repository: ``Registry(path)`` reads and writes its work tree."""
 
-    _op_id: str | None = None  # set by gitreg.sync so a replayed write keeps its id
+    _op_id: str | None = None  # set by gitreg.repo.sync so a replayed write keeps its id
 
     # --- writes --------------------------------------------------------------------------
 
@@ -151,8 +153,8 @@ class Registry(RegistryView):
                 "prepare one with propose_transition() (the CLI's 'gitreg transition' does)"
             )
         if rule.gates:  # gates bind direct commits too, not only pull requests
-            from gitreg import gates
-            from gitreg.stage_history import gate_context
+            from gitreg.promotion import gates
+            from gitreg.trail.stays import gate_context
 
             ctx = gate_context(self, self.git, "HEAD", mv, stage)
             failed = gates.failures(gates.evaluate(rule.gates, mv, ctx))
@@ -175,9 +177,9 @@ class Registry(RegistryView):
         """Prepare a transition as a pull request: a branch from the default branch with the
         change (the work tree and current branch untouched), pushed, and the pull request
         opened where a forge is configured. Raises GatesFailed unless ``ignore_gates``."""
-        from gitreg import promote
+        from gitreg.promotion import propose
 
-        return promote.propose(
+        return propose.propose(
             self, name, version, stage, ignore_gates=ignore_gates, push=push, open_pr=open_pr
         )
 
@@ -185,10 +187,10 @@ class Registry(RegistryView):
         self, name: str, stage: str = "Production", *, push: bool = True, open_pr: bool = True
     ) -> Proposal:
         """``propose_transition`` back to the version that held ``stage`` before."""
-        from gitreg import promote
+        from gitreg.promotion import propose
 
-        version = promote.previous_holder(self, name, stage)
-        return promote.propose(self, name, version, stage, push=push, open_pr=open_pr)
+        version = propose.previous_holder(self, name, stage)
+        return propose.propose(self, name, version, stage, push=push, open_pr=open_pr)
 
     @lock.locked
     def set_alias(self, name: str, alias: str, version: int | str) -> RegisteredModel:
@@ -293,12 +295,12 @@ class Registry(RegistryView):
 
     def _writable(self) -> None:
         raw = self.tree.read(CONFIG)
-        if raw is None or validated.seen(self.root, raw, "config"):
+        if raw is None or schema_memo.seen(self.root, raw, "config"):
             return
-        from gitreg import yamlio
+        from gitreg.files import yamlio
 
         schema.validate(yamlio.load(raw, CONFIG), "config")
-        validated.remember(self.root, raw, "config")
+        schema_memo.remember(self.root, raw, "config")
 
     def _artifact(self, name: str, artifact: str, progress: Progress) -> Any:
         from gitreg import store  # here, not at the top: read commands never need it
@@ -330,14 +332,14 @@ class Registry(RegistryView):
         renamed away (0 if never), so re-creating it never reissues a number. Read from
         ``.gitreg/retired.yaml``, which those writes keep: one file read, whatever the
         length of the history."""
-        from gitreg.check import RETIRED, retired_numbers  # here: it loads the YAML reader
+        from gitreg.files.check import RETIRED, retired_numbers  # here: it loads the YAML reader
 
         return retired_numbers(self.tree.read(RETIRED)).get(name, 0)
 
     def _retire(self, model: RegisteredModel, versions: Iterable[ModelVersion]) -> dict[str, bytes]:
         """``.gitreg/retired.yaml`` with ``model``'s name mapped to the highest number it
         was issued, for the commit that makes the name disappear."""
-        from gitreg.check import RETIRED, dump_retired, retired_numbers
+        from gitreg.files.check import RETIRED, dump_retired, retired_numbers
 
         retired = retired_numbers(self.tree.read(RETIRED))
         top = max([model.last_version, *(v.version for v in versions)])
@@ -389,7 +391,7 @@ class Registry(RegistryView):
 
         ``git commit -- paths`` costs hundreds of ms in a registry of 100,000 files (it
         rebuilds the whole index), so the commit is made from objects instead: the blobs,
-        the trees along the changed paths (plumbing.TreeEdit), commit-tree, and HEAD moved
+        the trees along the changed paths (objects.TreeEdit), commit-tree, and HEAD moved
         by a compare-and-swap ``update-ref``; ``update-index`` brings just these paths'
         index entries along (with ``core.splitIndex`` it writes only what changed). Other
         staged changes stay staged and stay out of the commit."""
@@ -404,7 +406,7 @@ class Registry(RegistryView):
             "config", "-z", "--type=bool", "--get-regexp", r"^(commit\.gpgsign|core\.splitindex)$"
         )
         try:
-            edit = plumbing.TreeEdit(self.git, tree)
+            edit = objects.TreeEdit(self.git, tree)
             stale = [
                 p for p in paths if _on_disk(self.root, p, edit.hexlen) != _blob(edit.entry(p))
             ]
@@ -421,7 +423,7 @@ class Registry(RegistryView):
             raise Conflict(f"{dirty[0]} has uncommitted changes; commit or discard them first")
         new_tree = edit.plan(
             {
-                p: None if b is None else plumbing.object_id("blob", b, edit.hexlen)
+                p: None if b is None else objects.object_id("blob", b, edit.hexlen)
                 for p, b in files.items()
             }
         )
@@ -433,7 +435,7 @@ class Registry(RegistryView):
             self._write_files(files)
             self.git.update_index(paths)  # also writes the blobs the new trees name
             edit.write()
-            sha = plumbing.commit_tree(
+            sha = objects.commit_tree(
                 self.git,
                 new_tree or self.git.run("mktree", input=b"").strip(),
                 parent,
@@ -460,7 +462,7 @@ class Registry(RegistryView):
 
     @contextmanager
     def _journal(self, files: Mapping[str, bytes | None]) -> Iterator[str]:
-        """The operation id, with ``files`` journaled (gitreg.lock) until the block ends;
+        """The operation id, with ``files`` journaled (gitreg.repo.lock) until the block ends;
         if it fails, the files go back to HEAD's bytes (the journal stays if even that
         fails, for the next command to recover)."""
         op = self._op_id or uuid.uuid4().hex
@@ -500,7 +502,7 @@ def _on_disk(root: Path, rel: str, hexlen: int) -> str | None:
         return None
     if not stat.S_ISREG(st.st_mode):
         return ""
-    return plumbing.object_id("blob", (root / rel).read_bytes(), hexlen)
+    return objects.object_id("blob", (root / rel).read_bytes(), hexlen)
 
 
 def _blob(entry: tuple[str, str] | None) -> str | None:

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitreg.changes import _parse as parse_cached
 from gitreg.errors import NotFound, UsageError
 from gitreg.manifest import ModelVersion
 from gitreg.registry.view import RegistryView, version_path
+from gitreg.repo.tree import CommitTree
 from gitreg.site.html import CSS, JS, Links
 from gitreg.site.pages import ModelData, index_page, model_page, version_page
-from gitreg.tree import CommitTree
+from gitreg.trail.changes import _parse as parse_cached
 
 MANIFEST = ".gitreg-site.json"
 

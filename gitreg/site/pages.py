@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from gitreg.changes import VERSION_CREATED, VERSION_DELETED, VERSION_STAGE, Change
 from gitreg.manifest import ModelVersion, RegisteredModel
 from gitreg.site.chart import metric_chart
 from gitreg.site.html import Links, badge, esc, fmt_number, href, markdown, page, table
+from gitreg.trail.changes import VERSION_CREATED, VERSION_DELETED, VERSION_STAGE, Change
 
 PRODUCTION = "production"
 _NO_DESC = "<p class=muted>No description.</p>"

@@ -27,12 +27,12 @@ The package: ``uris`` (what is accepted, how it is shown), ``readers`` (describe
 digest), ``_io`` (streaming, threads, error mapping). Import names from here.
 """
 
-from gitreg.store._io import CHUNK, WORKERS, Progress
 from gitreg.store.cache import cache_dir, cache_entry, cached_download
 from gitreg.store.integrity import RETRY_DELAYS, Verification, download, verify, verify_detail
+from gitreg.store.locations import SCHEMES, check_options, check_uri, redact
 from gitreg.store.publish import upload
 from gitreg.store.readers import describe, describe_local, listing_digest
-from gitreg.store.uris import SCHEMES, check_options, check_uri, redact
+from gitreg.store.transfer import CHUNK, WORKERS, Progress
 
 __all__ = [
     "CHUNK",

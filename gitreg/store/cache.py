@@ -20,9 +20,9 @@ from typing import Any
 
 from gitreg.errors import DigestMismatch
 from gitreg.manifest import ArtifactRef
-from gitreg.store._io import Progress, _errors
 from gitreg.store.integrity import _check_ref, _publish_file, download
-from gitreg.store.uris import _scheme
+from gitreg.store.locations import _scheme
+from gitreg.store.transfer import Progress, _errors
 
 
 def cache_dir() -> Path:

@@ -15,9 +15,9 @@ from typing import Any, NamedTuple
 
 from gitreg.errors import AlreadyExists, ArtifactError, DigestMismatch
 from gitreg.manifest import ArtifactRef, FileEntry
-from gitreg.store._io import _NO_PROGRESS, Progress, _errors, _parallel, _Progress, _pump
+from gitreg.store.locations import _check_rel, _scheme, check_uri, redact
 from gitreg.store.readers import _Local, _reader, _Remote, listing_digest
-from gitreg.store.uris import _check_rel, _scheme, check_uri, redact
+from gitreg.store.transfer import _NO_PROGRESS, Progress, _errors, _parallel, _Progress, _pump
 
 RETRY_DELAYS = (0.1, 0.2, 0.4)  # before MISSING on remote stores (eventual consistency)
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")

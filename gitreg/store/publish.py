@@ -14,7 +14,10 @@ from typing import Any, NamedTuple
 
 from gitreg.errors import ArtifactError
 from gitreg.manifest import ArtifactRef, FileEntry, check_name
-from gitreg.store._io import (
+from gitreg.store.integrity import _check, _check_file, _publish_file
+from gitreg.store.locations import _check_rel, _file_path, _scheme, check_uri, redact
+from gitreg.store.readers import _Local, _Remote, describe_local
+from gitreg.store.transfer import (
     _NO_PROGRESS,
     _REMOTE_BLOCK,
     Progress,
@@ -27,9 +30,6 @@ from gitreg.store._io import (
     _pump,
     _same,
 )
-from gitreg.store.integrity import _check, _check_file, _publish_file
-from gitreg.store.readers import _Local, _Remote, describe_local
-from gitreg.store.uris import _check_rel, _file_path, _scheme, check_uri, redact
 
 
 class _Job(NamedTuple):

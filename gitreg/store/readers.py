@@ -13,7 +13,8 @@ from typing import IO, Any
 
 from gitreg.errors import ArtifactError
 from gitreg.manifest import ArtifactRef, FileEntry
-from gitreg.store._io import (
+from gitreg.store.locations import _check_rel, _file_path, _scheme, check_uri, redact
+from gitreg.store.transfer import (
     _REMOTE_BLOCK,
     Progress,
     _errors,
@@ -23,7 +24,6 @@ from gitreg.store._io import (
     _Progress,
     _pump,
 )
-from gitreg.store.uris import _check_rel, _file_path, _scheme, check_uri, redact
 
 
 def listing_digest(files: Sequence[FileEntry]) -> str:

@@ -19,7 +19,7 @@ from gitreg.errors import ManifestError, UsageError
 from gitreg.manifest import NAME_RULE
 
 if TYPE_CHECKING:
-    from gitreg.yamlio import Document
+    from gitreg.files.yamlio import Document
 
 KINDS = ("config", "model", "version")
 _FILES = {
@@ -69,7 +69,7 @@ def schema_text(kind: str) -> str:
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
     # An editable install: the source tree's top-level schemas/ folder.
-    return (Path(__file__).resolve().parent.parent / "schemas" / name).read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parents[2] / "schemas" / name).read_text(encoding="utf-8")
 
 
 def problems(doc: Document, kind: str) -> list[ManifestError]:

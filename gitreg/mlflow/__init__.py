@@ -6,7 +6,7 @@ or ``mlflow server --registry-store-uri gitreg:///…``) reaches ``GitregStore``
 translation of URIs, errors and entities.
 """
 
-from gitreg.mlflow_store.mapping import SCHEME, mlflow_errors, registry_path, version_entity
-from gitreg.mlflow_store.store import GitregStore
+from gitreg.mlflow.mapping import SCHEME, mlflow_errors, registry_path, version_entity
+from gitreg.mlflow.store import GitregStore
 
 __all__ = ["SCHEME", "GitregStore", "mlflow_errors", "registry_path", "version_entity"]

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from gitreg.changes import Change, Fact, diff
-from gitreg.git import Git
+from gitreg.repo.git import Git
+from gitreg.trail.changes import Change, Fact, diff
 
 _MERGE_PR = re.compile(r"Merge pull request #([0-9]+) ")
 _SQUASH_PR = re.compile(r"\(#([0-9]+)\)\s*$")

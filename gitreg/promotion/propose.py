@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gitreg import gates
 from gitreg.errors import Conflict, GitError, NotFound, UsageError
-from gitreg.gates import GateResult
 from gitreg.manifest import ModelVersion
-from gitreg.plumbing import commit_on_branch, is_ancestor
+from gitreg.promotion import gates
+from gitreg.promotion.gates import GateResult
 from gitreg.registry.view import RegistryView, version_files, version_path
-from gitreg.stage_history import gate_context, stays
+from gitreg.repo.objects import commit_on_branch, is_ancestor
+from gitreg.trail.stays import gate_context, stays
 
 if TYPE_CHECKING:
     from gitreg.registry.writes import Registry
@@ -132,7 +132,7 @@ def propose(
     notes: list[str] = []
     pushed_to = url = None
     if push and has_remote:
-        from gitreg import forge
+        from gitreg.promotion import forge
 
         remote_url = git.remote_url(remote)
         git.run("push", "-q", remote, f"refs/heads/{branch}:refs/heads/{branch}")

@@ -11,7 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from gitreg import schema
+from gitreg.files import schema
 
 _MEMO = "gitreg/validated"
 

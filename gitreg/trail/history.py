@@ -7,13 +7,19 @@ from __future__ import annotations
 import os
 
 from gitreg import dates
-from gitreg.changelog import changed_files, ensure_commit_graph, read_log, rfc3339, to_changes
-from gitreg.changes import ALIAS_CREATED, ALIAS_DELETED, MODEL_RENAMED, VERSION_CREATED, Change
-from gitreg.changes import VERSION_STAGE as STAGE
 from gitreg.errors import NotFound, UsageError
 from gitreg.manifest import check_name
 from gitreg.registry.view import RegistryView, model_dir, model_path
-from gitreg.tree import CommitTree
+from gitreg.repo.tree import CommitTree
+from gitreg.trail.changelog import changed_files, ensure_commit_graph, read_log, rfc3339, to_changes
+from gitreg.trail.changes import (
+    ALIAS_CREATED,
+    ALIAS_DELETED,
+    MODEL_RENAMED,
+    VERSION_CREATED,
+    Change,
+)
+from gitreg.trail.changes import VERSION_STAGE as STAGE
 
 _MAX_HOPS = 32  # renames followed; a loop of renames ends here
 _NULL = "0" * 40

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from gitreg.errors import ManifestError
-from gitreg.git import Git
+from gitreg.repo.git import Git
 
 
 class Tree(Protocol):

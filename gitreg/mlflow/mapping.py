@@ -22,7 +22,7 @@ from mlflow.protos.databricks_pb2 import (
 
 from gitreg.errors import AlreadyExists, GitregError, NotFound, PolicyError, UsageError
 from gitreg.manifest import ModelVersion, RegisteredModel
-from gitreg.registry.rows import millis
+from gitreg.query.rows import millis
 
 SCHEME = "gitreg"
 _CODES: dict[type[GitregError], int] = {

@@ -52,7 +52,7 @@ from mlflow.utils.validation import _validate_model_alias_name, _validate_model_
 
 from gitreg.errors import AlreadyExists, NotFound
 from gitreg.manifest import ModelVersion, RegisteredModel
-from gitreg.mlflow_store.mapping import (
+from gitreg.mlflow.mapping import (
     aliases_of,
     check_max,
     mlflow_errors,
@@ -63,8 +63,8 @@ from gitreg.mlflow_store.mapping import (
     version_number,
     wants_push,
 )
+from gitreg.query.rows import millis
 from gitreg.registry import Registry
-from gitreg.registry.rows import millis
 
 try:
     import fcntl
@@ -101,7 +101,7 @@ class GitregStore(AbstractStore):
                     fcntl.flock(f, fcntl.LOCK_EX)
                 yield reg
                 if self.push:
-                    from gitreg import sync
+                    from gitreg.repo import sync
 
                     sync.push(reg)
 
@@ -309,7 +309,7 @@ class GitregStore(AbstractStore):
             if mv.stage == target and not archive_existing_versions:
                 return self._entity(reg, mv)
             if reg.config.rule(name, target).via == "pull_request":
-                from gitreg.gates import GatesFailed
+                from gitreg.promotion.gates import GatesFailed
 
                 try:
                     proposal = reg.propose_transition(name, mv.version, target)

@@ -22,12 +22,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitreg import yamlio
+from gitreg.config import Config, Rule
 from gitreg.errors import GitError, ManifestError, NotFound
-from gitreg.git import Git
-from gitreg.plumbing import is_ancestor
-from gitreg.policy import Config, Rule
-from gitreg.stage_history import stage_of
+from gitreg.files import yamlio
+from gitreg.repo.git import Git
+from gitreg.repo.objects import is_ancestor
+from gitreg.trail.stays import stage_of
 
 _VERSION = re.compile(r"models/([^/]+)/versions/([1-9][0-9]*)\.yaml")
 _MERGE_MESSAGE = re.compile(r"^Merge pull request #\d+ from |^See merge request \S*!\d+$", re.M)

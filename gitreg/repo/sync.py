@@ -25,11 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from gitreg import lock, yamlio
-from gitreg.check import RETIRED, dump_retired, retired_numbers
 from gitreg.errors import Conflict, GitError, GitregError, NotFound, PushRejected
+from gitreg.files import yamlio
+from gitreg.files.check import RETIRED, dump_retired, retired_numbers
 from gitreg.manifest import ModelVersion
 from gitreg.registry.view import dump_record, model_path, version_files
+from gitreg.repo import lock
 
 if TYPE_CHECKING:
     from gitreg.registry import Registry

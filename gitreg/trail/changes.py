@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from gitreg import yamlio
 from gitreg.errors import ManifestError
+from gitreg.files import yamlio
 
 MODEL_CREATED = "registered_model.created"
 MODEL_RENAMED = "registered_model.renamed"

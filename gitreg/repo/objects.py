@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from gitreg.errors import Conflict, GitError
-from gitreg.git import Git
+from gitreg.repo.git import Git
 
 _ZERO = "0" * 40
 

@@ -6,18 +6,16 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
-from gitreg import schema
 from gitreg.errors import AlreadyExists, GitError
-from gitreg.git import Git
+from gitreg.files import schema
+from gitreg.repo.git import Git
 
 
 def template_dir() -> Path:
     """registry-template/, inside the wheel or beside the package in a source checkout."""
     bundled = Path(str(resources.files("gitreg"))) / "registry-template"
     return (
-        bundled
-        if bundled.is_dir()
-        else Path(__file__).resolve().parent.parent / "registry-template"
+        bundled if bundled.is_dir() else Path(__file__).resolve().parents[2] / "registry-template"
     )
 
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from gitreg.changes import Change
+from gitreg.config import Config
 from gitreg.errors import GitregError, UsageError
-from gitreg.policy import Config
+from gitreg.trail.changes import Change
 
 USER_AGENT = "gitreg-webhooks/1"
 

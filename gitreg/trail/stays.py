@@ -18,12 +18,12 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitreg import yamlio
 from gitreg.errors import ArtifactError, ManifestError, UsageError
-from gitreg.gates import GateContext
-from gitreg.git import Git
+from gitreg.files import yamlio
 from gitreg.manifest import ArtifactRef, ModelVersion
+from gitreg.promotion.gates import GateContext
 from gitreg.registry.view import RegistryView, version_path
+from gitreg.repo.git import Git
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from gitreg import schema, yamlio
+from gitreg.config import Config
 from gitreg.errors import ManifestError
-from gitreg.policy import Config
-from gitreg.tree import Tree
+from gitreg.files import schema, yamlio
+from gitreg.repo.tree import Tree
 
 _VERSION_FILE = re.compile(r"[1-9][0-9]*\.yaml")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

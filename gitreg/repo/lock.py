@@ -1,7 +1,7 @@
 """Crash safety for writes in one clone: the per-repository lock, the write journal, the
 test-only crash points, and the recovery every locked write runs first.
 
-Two gitreg processes in one clone queue on ``.git/gitreg.lock`` (``flock``, released by
+Two gitreg processes in one clone queue on ``.git/gitreg.repo.lock`` (``flock``, released by
 the kernel when a process dies, so a crash never leaves a lock behind). A write records
 the paths it is about to touch in ``.git/gitreg-journal`` before it writes them and drops
 the record once its commit has landed; the next locked write that finds a record put
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from gitreg.errors import GitError
-from gitreg.git import Git
+from gitreg.repo.git import Git
 
 TMP_PREFIX = ".gitreg-tmp-"
 CRASH_POINTS = ("before_replace", "after_commit_before_push", "after_push")

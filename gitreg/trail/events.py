@@ -1,5 +1,5 @@
 """events: the changes between two commits as typed events (MLflow 3 webhook names where
-one exists; see gitreg.changes), for ``gitreg events`` and ``gitreg notify``.
+one exists; see gitreg.trail.changes), for ``gitreg events`` and ``gitreg notify``.
 
 The first-parent commits of ``to`` that ``from`` lacks are each diffed against their first
 parent, so a merged pull request yields its events at the merge commit. ``from`` may be
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 
-from gitreg.changelog import read_log, to_changes
-from gitreg.changes import Change
 from gitreg.registry.view import MODELS, RegistryView
+from gitreg.trail.changelog import read_log, to_changes
+from gitreg.trail.changes import Change
 
 Event = Change
 NULL_SHA = "0" * 40

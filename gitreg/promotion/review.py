@@ -25,16 +25,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitreg import gates, schema, yamlio
-from gitreg.check import RETIRED, check_changed, retired_numbers
+from gitreg.config import Config
 from gitreg.errors import ManifestError, NotFound
-from gitreg.gates import GateResult
-from gitreg.git import Git
+from gitreg.files import schema, yamlio
+from gitreg.files.check import RETIRED, check_changed, retired_numbers
 from gitreg.manifest import ModelVersion
-from gitreg.policy import Config
+from gitreg.promotion import gates
+from gitreg.promotion.gates import GateResult
 from gitreg.registry.view import RegistryView
-from gitreg.stage_history import gate_context, needs_history
-from gitreg.tree import CommitTree
+from gitreg.repo.git import Git
+from gitreg.repo.tree import CommitTree
+from gitreg.trail.stays import gate_context, needs_history
 
 _VERSION = re.compile(r"models/([^/]+)/versions/([1-9][0-9]*)\.yaml")
 _MODEL = re.compile(r"models/([^/]+)/model\.yaml")

@@ -323,7 +323,7 @@ def _read(root: Path, path: str) -> bytes | None:
 def parse(path: str, raw: bytes) -> bytes:
     """One registry file's record as stored in the index (its canonical dict, marshalled),
     or ManifestError saying what is wrong and where."""
-    from gitreg import schema, yamlio
+    from gitreg.files import schema, yamlio
     from gitreg.manifest import ModelVersion, RegisteredModel
 
     doc = yamlio.load(raw, path)

@@ -1,0 +1,1 @@
+"""Promotion: gates, pull-request proposals, review of a pull request, audit, forges."""

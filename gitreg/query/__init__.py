@@ -1,0 +1,1 @@
+"""Reading a registry: the SQLite query index, the filter language, search rows."""

@@ -1,0 +1,1 @@
+"""The only git home: the git binary, objects and commits, the lock, sync and push."""
