@@ -19,9 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fastimport import GIT_ENV, IDENT, FastImport
 from workload import model_operations
 
+from gitreg.files.records import dump_record
 from gitreg.files.template import init_registry
+from gitreg.layout import model_path, version_path
 from gitreg.manifest import ArtifactRef, ModelVersion, RegisteredModel
-from gitreg.registry import dump_record, model_path, version_path
 
 ARTIFACT = ArtifactRef(uri="s3://bench/model.bin", digest="sha256:" + "ab" * 32, size=123)
 STAMP = "2023-11-14T22:13:20Z"

@@ -16,9 +16,11 @@ from pathlib import Path
 
 from fastimport import GIT_ENV
 
+from gitreg.files.records import dump_record
 from gitreg.files.template import init_registry
+from gitreg.layout import model_path, version_path
 from gitreg.manifest import ArtifactRef, ModelVersion, RegisteredModel
-from gitreg.registry import Registry, dump_record, model_path, version_path
+from gitreg.registry import Registry
 from gitreg.site import build_site
 
 

@@ -19,3 +19,8 @@ def parse(text: str, *, end_of_day: bool) -> datetime:
     except ValueError:
         raise UsageError(f"invalid date {text!r}: use YYYY-MM-DD or an RFC 3339 time") from None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def now() -> str:
+    """The current time as gitreg records it: RFC 3339, UTC, whole seconds."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

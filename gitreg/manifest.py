@@ -7,31 +7,11 @@ and only converts it.
 
 from __future__ import annotations
 
-import re
 import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from gitreg.errors import UsageError
-
 DEFAULT_STAGES = ("None", "Staging", "Production", "Archived")
-NAME_RULE = "1-128 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit"
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_KEY_RE = re.compile(r"[^\x00-\x1f\x7f]{1,250}")
-
-
-def check_name(name: str, what: str = "model name") -> str:
-    """Refuse a model (or alias) name that could escape ``models/`` or confuse git."""
-    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name in (".", ".."):
-        raise UsageError(f"invalid {what} {name!r}: use {NAME_RULE}")
-    return name
-
-
-def check_key(key: str, what: str = "tag key") -> str:
-    """Tag, metric and param keys: 1-250 printable characters."""
-    if not isinstance(key, str) or not _KEY_RE.fullmatch(key) or key != key.strip():
-        raise UsageError(f"invalid {what} {key!r}: use 1-250 printable characters")
-    return key
 
 
 def _strict(d: Any, required: dict[str, Any], optional: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gitreg.errors import UsageError
-from gitreg.manifest import check_name
+from gitreg.layout import check_name
 
 _FORMS = "models:/NAME/VERSION, models:/NAME/STAGE, models:/NAME/latest or models:/NAME@ALIAS"
 

@@ -10,7 +10,8 @@ from conftest import git
 
 from gitreg import Registry
 from gitreg.cli import cli
-from gitreg.registry import dump_record, version_path
+from gitreg.files.records import dump_record
+from gitreg.layout import version_path
 from gitreg.trail.changes import EVENT_TYPES, Change
 from gitreg.trail.events import NULL_SHA, events
 
@@ -84,11 +85,11 @@ def test_each_event_type(reg: Registry, artifact: Path) -> None:
     (e,) = step(lambda: reg.delete_model("n"))
     assert (e.type, e.name) == ("registered_model.deleted", "n")
 
-    everything = events(reg.root, NULL_SHA)
+    everything = events(reg.git, NULL_SHA)
     seen = {e.type for e in everything}
     assert seen == set(EVENT_TYPES) - {"model_version.updated"}
     assert len({e.id for e in everything}) == len(everything)  # ids are unique ...
-    assert [e.id for e in events(reg.root, NULL_SHA)] == [e.id for e in everything]  # ... stable
+    assert [e.id for e in events(reg.git, NULL_SHA)] == [e.id for e in everything]  # ... stable
 
 
 def test_an_exclusive_promotion_yields_both_transitions(reg: Registry, artifact: Path) -> None:

@@ -1,4 +1,4 @@
-"""Writes commit through plumbing (Registry._commit): after every kind of write the work
+"""Writes commit through plumbing (repo.commit.Committer): after every kind of write the work
 tree and the index agree with HEAD, the commit holds exactly its paths with the trailer and
 a reflog entry, a user's other staged change stays staged and out of it, and a write that
 fails before HEAD moves leaves HEAD, index and files as they were."""
@@ -150,7 +150,7 @@ def test_a_no_op_write_makes_no_commit(reg: Registry, artifact: Path) -> None:
     reg.register("m", artifact)
     head = git(reg.root, "rev-parse", "HEAD")
     model = "models/m/model.yaml"
-    assert reg._commit("nothing", {model: (reg.root / model).read_bytes()}) == head.strip()
+    assert reg.committer.commit("nothing", {model: (reg.root / model).read_bytes()}) == head.strip()
     assert git(reg.root, "rev-parse", "HEAD") == head and clean(reg.root)
 
 

@@ -16,9 +16,10 @@ from conftest import git
 from gitreg import Registry
 from gitreg.cli import cli
 from gitreg.errors import NotFound, UsageError
-from gitreg.registry import dump_record, version_path
-from gitreg.trail.changelog import pull_request_of
+from gitreg.files.records import dump_record
+from gitreg.layout import version_path
 from gitreg.trail.history import history
+from gitreg.trail.pull_requests import recognise
 
 
 def texts(reg: Registry, name: str, **kw: str) -> list[str]:
@@ -181,13 +182,13 @@ def test_history_through_a_merged_pull_request(
 
 
 def test_squash_merge_subject_gives_the_number() -> None:
-    assert pull_request_of("Promote m v3 to Production (#13)\n\n* edits") == (13, ())
-    assert pull_request_of("Merge pull request #7 from org/x\n\nApproved-by: A <a@x>") == (
-        7,
-        ("A <a@x>",),
-    )
-    assert pull_request_of("register m v1\n\nGitreg-Op: abc") == (None, ())
-    assert pull_request_of("one line Approved-by: X") == (None, ())
+    one, two = ["p"], ["p", "q"]
+    assert recognise("Promote m v3 to Production (#13)\n\n* edits", one).number == 13
+    merge = recognise("Merge pull request #7 from org/x\n\nApproved-by: A <a@x>", two)
+    assert (merge.number, merge.approvers, merge.reviewed) == (7, ("A <a@x>",), True)
+    plain = recognise("register m v1\n\nGitreg-Op: abc", one)
+    assert (plain.number, plain.reviewed) == (None, False)
+    assert recognise("one line Approved-by: X", one).approvers == ()
 
 
 def test_history_json_and_as_a_real_subprocess(reg: Registry, artifact: Path) -> None:
@@ -209,4 +210,4 @@ def test_history_json_and_as_a_real_subprocess(reg: Registry, artifact: Path) ->
     ]
     assert rows[2]["from_stage"] == "None" and rows[2]["to_stage"] == "Staging"
     assert rows[2]["id"] == reg.history("m")[2].id
-    assert history(reg.root, "m", version=1)[0].type == "model_version.created"
+    assert history(reg.git, "HEAD", "m", version=1)[0].type == "model_version.created"

@@ -11,9 +11,10 @@ import pytest
 from conftest import git
 
 from gitreg.errors import ManifestError
+from gitreg.layout import version_path
 from gitreg.manifest import ModelVersion
 from gitreg.query import index
-from gitreg.registry import Registry, RegistryView, version_path
+from gitreg.registry import Registry, RegistryView
 
 DB = Path(".git/gitreg/index.sqlite")
 
@@ -162,7 +163,7 @@ def test_stage_heads_are_the_newest_version_per_stage_of_the_full_catalog(
     filled.transition("a", 1, "Staging")
     filled.transition("a", 3, "Staging")
     filled.transition("b", 2, "Archived")
-    from gitreg.registry.view import newest_per_stage
+    from gitreg.query.reader import newest_per_stage
 
     full = [(m, [(v.version, v.stage) for v in newest_per_stage(vs)]) for m, vs in filled.catalog()]
     heads = [(m, [(h.version, h.stage) for h in hs]) for m, hs in filled.stage_heads()]

@@ -18,8 +18,9 @@ from gitreg.errors import (
     PolicyError,
     UsageError,
 )
+from gitreg.files.records import dump_record
 from gitreg.files.template import init_registry
-from gitreg.registry import dump_record, model_path, version_path
+from gitreg.layout import model_path, version_path
 
 
 def commits(reg: Registry) -> list[str]:

@@ -12,7 +12,8 @@ import pytest
 from gitreg.errors import ManifestError, UsageError
 from gitreg.files import schema
 from gitreg.files.yamlio import dump, load
-from gitreg.manifest import NAME_RULE, ArtifactRef, FileEntry, ModelVersion, RegisteredModel
+from gitreg.layout import NAME_RULE
+from gitreg.manifest import ArtifactRef, FileEntry, ModelVersion, RegisteredModel
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 VERSION = ModelVersion(

@@ -16,7 +16,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from gitreg.errors import Conflict, PolicyError
 from gitreg.files.template import init_registry
-from gitreg.registry import Registry, version_path
+from gitreg.layout import version_path
+from gitreg.registry import Registry
 
 NAMES = ("a", "b")
 STAGES = ("None", "Staging", "Production", "Archived")

@@ -8,18 +8,14 @@ it touched (what ``gitreg check --base`` does: its cost follows the diff, not th
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 
 from gitreg.config import Config
 from gitreg.errors import ManifestError
 from gitreg.files import schema, yamlio
-from gitreg.repo.tree import Tree
+from gitreg.files.tree import Tree
+from gitreg.layout import NAME, RETIRED, VERSION_FILE
 
-_VERSION_FILE = re.compile(r"[1-9][0-9]*\.yaml")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-
-RETIRED = ".gitreg/retired.yaml"
 """Names no model has now, each with the highest version number it was ever issued, so a
 model re-created under that name never reissues a number. Written by gitreg in the commit
 that deletes or renames a model away; a mapping name -> number, sorted by name."""
@@ -57,7 +53,7 @@ def retired_numbers(raw: bytes | None) -> dict[str, int]:
     doc = yamlio.load(raw, RETIRED)
     out: dict[str, int] = {}
     for name, number in doc.data.items():
-        if not isinstance(name, str) or not _NAME.fullmatch(name) or name in (".", ".."):
+        if not isinstance(name, str) or not NAME.fullmatch(name) or name in (".", ".."):
             raise ManifestError(RETIRED, doc.line([name]), f"{name!r} is not a model name")
         if isinstance(number, bool) or not isinstance(number, int) or number < 1:
             raise ManifestError(
@@ -147,7 +143,7 @@ def _check_model(
     numbers = []
     for entry in tree.children(f"{base}/versions"):
         vrel = f"{base}/versions/{entry}"
-        if not _VERSION_FILE.fullmatch(entry):
+        if not VERSION_FILE.fullmatch(entry):
             if touched(vrel):
                 out.append(ManifestError(vrel, None, "version files are named <N>.yaml, N from 1"))
             continue

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitreg.errors import ManifestError, UsageError
-from gitreg.manifest import NAME_RULE
+from gitreg.layout import NAME_RULE
 
 if TYPE_CHECKING:
     from gitreg.files.yamlio import Document

@@ -18,8 +18,10 @@ from typing import Any
 
 from gitreg import store
 from gitreg.errors import NotFound, UsageError
-from gitreg.manifest import ModelVersion, RegisteredModel, check_name
-from gitreg.registry import Registry, dump_record, model_path, version_files
+from gitreg.files.records import dump_record, version_files
+from gitreg.layout import check_name, model_path
+from gitreg.manifest import ModelVersion, RegisteredModel
+from gitreg.registry import Registry
 
 
 @dataclass
@@ -121,7 +123,7 @@ def _import_model(
     files: dict[str, bytes | None] = {model_path(name): dump_record(model.to_dict(), "model")}
     files.update(version_files(new))
     what = f"{len(new)} version{'s' * (len(new) != 1)}" if new else "aliases and tags"
-    reg._commit(f"import {name} from MLflow ({what})", files)
+    reg.committer.commit(f"import {name} from MLflow ({what})", files)
     if new:
         report.imported[name] = [mv.version for mv in new]
     else:

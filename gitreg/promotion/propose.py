@@ -3,7 +3,7 @@ its gates, commit it on a new branch (``promote/<name>-v<N>-<stage>``) with plum
 the user's checkout is untouched, push the branch, and open the pull request.
 
 ``Registry.propose_transition`` and ``Registry.propose_rollback`` are the public entry
-points; this module holds the work so the registry class stays small.
+points; they call ``propose`` and ``previous_holder`` here with a Reader of the work tree.
 """
 
 from __future__ import annotations
@@ -11,31 +11,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gitreg.errors import Conflict, GitError, NotFound, UsageError
-from gitreg.manifest import ModelVersion
+from gitreg.files.records import version_files
+from gitreg.layout import version_path
 from gitreg.promotion import gates
 from gitreg.promotion.gates import GateResult
-from gitreg.registry.view import RegistryView, version_files, version_path
-from gitreg.repo.objects import commit_on_branch, is_ancestor
-from gitreg.trail.stays import gate_context, stays
-
-if TYPE_CHECKING:
-    from gitreg.registry.writes import Registry
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Plan:
-    """A transition worked out against one commit: what changes and what the gates say."""
-
-    version: ModelVersion  # as it is now
-    stage: str
-    changed: tuple[ModelVersion, ...]  # the candidate first, then those it archives
-    message: str
-    results: tuple[GateResult, ...]
-    current: ModelVersion | None
-    rollback: bool
+from gitreg.promotion.plan import Plan, plan
+from gitreg.query.reader import Reader
+from gitreg.repo.objects import commit_on_branch
+from gitreg.repo.tree import CommitTree
+from gitreg.trail.stays import stays
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,35 +60,13 @@ class Proposal:
         }
 
 
-def plan(view: RegistryView, ref: str, name: str, version: int | str, stage: str) -> Plan:
-    """Work out moving ``name`` v``version`` into ``stage`` as commit ``ref`` (read through
-    ``view``) has the registry; raises PolicyError if the rule's ``from`` refuses it."""
-    cfg = view.config
-    stage = cfg.canonical_stage(stage)
-    mv = view.get_version(name, version)
-    if mv.stage == stage:
-        raise Conflict(f"{name} v{mv.version} is already in {stage}")
-    rule = cfg.rule(name, stage)
-    ctx = gate_context(view, view.git, ref, mv, stage)
-    changed, message = view.stage_change(mv, stage, rollback=ctx.rollback)
-    return Plan(
-        version=mv,
-        stage=stage,
-        changed=tuple(changed),
-        message=message,
-        results=tuple(gates.evaluate(rule.gates, mv, ctx)),
-        current=ctx.current,
-        rollback=ctx.rollback,
-    )
-
-
 def branch_name(name: str, version: int, stage: str, rollback: bool = False) -> str:
     kind = "rollback" if rollback else "promote"
     return f"{kind}/{name}-v{version}-{stage.lower()}"
 
 
 def propose(
-    reg: Registry,
+    reg: Reader,
     name: str,
     version: int | str,
     stage: str,
@@ -112,14 +77,14 @@ def propose(
     env: Mapping[str, str] | None = None,
 ) -> Proposal:
     """Commit the transition on a new branch from the default branch, push it, open the
-    pull request. Refuses (GatesFailed) if a gate fails, unless ``ignore_gates``."""
-    reg._writable()
+    pull request. Refuses (GatesFailed) if a gate fails, unless ``ignore_gates``. ``reg``
+    reads the work tree whose repository gets the branch."""
     cfg = reg.config
     git = reg.git
     remote = str(cfg.remote.get("name", "origin"))
     has_remote = bool(git.run("config", "--get", f"remote.{remote}.url", check=False).strip())
     base = _base_commit(reg, cfg.default_branch, remote if has_remote and push else None)
-    view = reg.at(ref=base)
+    view = _at(reg, base)
     p = plan(view, base, name, version, stage)
     failed = gates.failures(p.results)
     if failed and not ignore_gates:
@@ -142,7 +107,7 @@ def propose(
             notes.append(f"open a pull request from {branch} into {cfg.default_branch}")
         else:
             title = p.message.splitlines()[0]
-            body = pr_body(p, view, branch)
+            body = pr_body(p, branch)
             try:
                 pr = forge.open_pull_request(target, branch, cfg.default_branch, title, body, env)
                 url = pr.url
@@ -168,13 +133,13 @@ def propose(
     )
 
 
-def previous_holder(reg: Registry, name: str, stage: str = "Production") -> int:
+def previous_holder(reg: Reader, name: str, stage: str = "Production") -> int:
     """The version that held ``stage`` most recently before the current holder(s), on the
     default branch's first-parent history."""
     cfg = reg.config
     stage = cfg.canonical_stage(stage)
     base = _base_commit(reg, cfg.default_branch, None)
-    view = reg.at(ref=base)
+    view = _at(reg, base)
     best: tuple[int, int] | None = None  # (left at, version)
     for mv in view.versions(name):
         if mv.stage == stage:
@@ -187,7 +152,11 @@ def previous_holder(reg: Registry, name: str, stage: str = "Production") -> int:
     return best[1]
 
 
-def _base_commit(reg: Registry, branch: str, remote: str | None) -> str:
+def _at(reg: Reader, sha: str) -> Reader:
+    return Reader(reg.root, _tree=CommitTree(reg.git, sha))
+
+
+def _base_commit(reg: Reader, branch: str, remote: str | None) -> str:
     """The default branch's tip; with a remote, the newer of the local and remote tips."""
     git = reg.git
     local = git.run(
@@ -201,9 +170,9 @@ def _base_commit(reg: Registry, branch: str, remote: str | None) -> str:
         except GitError as e:
             raise GitError(f"could not fetch {branch} from {remote}: {e}") from None
         theirs = git.rev_parse(f"refs/remotes/{remote}/{branch}")
-        if not local or is_ancestor(git, local, theirs):
+        if not local or git.is_ancestor(local, theirs):
             return theirs
-        if not is_ancestor(git, theirs, local):
+        if not git.is_ancestor(theirs, local):
             raise Conflict(
                 f"{branch} and {remote}/{branch} have diverged; bring {branch} up to date first"
             )
@@ -212,7 +181,7 @@ def _base_commit(reg: Registry, branch: str, remote: str | None) -> str:
     return local
 
 
-def pr_body(p: Plan, view: RegistryView, branch: str) -> str:
+def pr_body(p: Plan, branch: str) -> str:
     """The pull request's Markdown: metrics against the current holder, gates, lineage."""
     mv, cur = p.version, p.current
     out = [f"## {mv.name} v{mv.version}: {mv.stage} → {p.stage}", ""]

@@ -21,24 +21,31 @@ it is broken: it was checked when it landed, and a pull request is not answerabl
 from __future__ import annotations
 
 import contextlib
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from gitreg.config import Config
 from gitreg.errors import ManifestError, NotFound
 from gitreg.files import schema, yamlio
-from gitreg.files.check import RETIRED, check_changed, retired_numbers
+from gitreg.files.check import check_changed, retired_numbers
+from gitreg.layout import (
+    CONFIG,
+    MODELS,
+    RETIRED,
+    VERSION_FILE,
+    model_path,
+    parse_path,
+    versions_dir,
+)
 from gitreg.manifest import ModelVersion
 from gitreg.promotion import gates
 from gitreg.promotion.gates import GateResult
-from gitreg.registry.view import RegistryView
+from gitreg.promotion.plan import gate_context, needs_history
+from gitreg.query.reader import Reader
 from gitreg.repo.git import Git
+from gitreg.repo.log import diff, read_log
 from gitreg.repo.tree import CommitTree
-from gitreg.trail.stays import gate_context, needs_history
 
-_VERSION = re.compile(r"models/([^/]+)/versions/([1-9][0-9]*)\.yaml")
-_MODEL = re.compile(r"models/([^/]+)/model\.yaml")
 _IMMUTABLE_TOP = ("name", "version", "created_at", "created_by")
 _IMMUTABLE_MAPS = ("params", "lineage")
 _MODES = {"120000": "a symbolic link", "160000": "a submodule", "100755": "an executable file"}
@@ -105,25 +112,21 @@ class Report:
 
 def protects_policy(path: str) -> bool:
     """Files that define the rules or who reviews them."""
-    return (
-        path == "gitreg.yaml"
-        or path.startswith(".github/")
-        or path.rsplit("/", 1)[-1] == "CODEOWNERS"
-    )
+    return path == CONFIG or path.startswith(".github/") or path.rsplit("/", 1)[-1] == "CODEOWNERS"
 
 
 def check_diff(git: Git, base: str, head: str = "HEAD", *, verify: bool = True) -> Report:
     """Judge the change base...head. ``verify``: check artifacts' bytes for ``artifact`` gates."""
     base_sha, head_sha = git.rev_parse(base), git.rev_parse(head)
-    mb = git.run("merge-base", base_sha, head_sha, check=False).strip()
+    mb = git.merge_base(base_sha, head_sha)
     if not mb:
         raise NotFound(f"{base} and {head} have no common history")
     report = Report(base_sha, head_sha, mb)
-    base_view = RegistryView(git.root, _tree=CommitTree(git, base_sha))
+    base_view = Reader(git.root, _tree=CommitTree(git, base_sha))
     cfg = _base_policy(git, base_sha, report)
     if cfg is None:
         return report
-    entries = _diff(git, mb, head_sha)
+    entries = [(c.old_mode, c.new_mode, path) for path, c in diff(git, mb, head_sha).items()]
     report.changed = [path for _, _, path in entries]
     report.findings += [
         Finding(e.path, e.line, "schema", e.message)
@@ -131,7 +134,7 @@ def check_diff(git: Git, base: str, head: str = "HEAD", *, verify: bool = True) 
     ]
     policy_touched = [p for p in report.changed if protects_policy(p)]
     for _old_mode, new_mode, path in entries:
-        if not path.startswith("models/"):
+        if not path.startswith(f"{MODELS}/"):
             continue
         if new_mode not in {"000000", "100644"}:
             what = _MODES.get(new_mode, f"mode {new_mode}")
@@ -139,10 +142,10 @@ def check_diff(git: Git, base: str, head: str = "HEAD", *, verify: bool = True) 
                 Finding(path, None, "file", f"{what}; only regular files may be under models/")
             )
             continue
-        version = _VERSION.fullmatch(path)
-        if version:
+        where = parse_path(path)
+        if where is not None and where.version is not None:
             _version_change(git, cfg, base_view, report, path, mb, head_sha, verify)
-        elif _MODEL.fullmatch(path):
+        elif where is not None:
             _model_change(git, report, path, mb, head_sha)
         elif path != "models/.gitkeep":
             report.findings.append(Finding(path, None, "file", "unexpected file under models/"))
@@ -162,32 +165,16 @@ def check_diff(git: Git, base: str, head: str = "HEAD", *, verify: bool = True) 
 
 
 def _base_policy(git: Git, base: str, report: Report) -> Config | None:
-    raw = git.show(base, "gitreg.yaml")
+    raw = git.show(base, CONFIG)
     if raw is None:
         return Config()
     try:
-        doc = yamlio.load(raw, "gitreg.yaml")
+        doc = yamlio.load(raw, CONFIG)
         schema.validate(doc, "config")
         return Config.from_dict(doc.data)
     except (ManifestError, ValueError) as e:
-        report.findings.append(
-            Finding("gitreg.yaml", None, "policy", f"the base policy is invalid: {e}")
-        )
+        report.findings.append(Finding(CONFIG, None, "policy", f"the base policy is invalid: {e}"))
         return None
-
-
-def _diff(git: Git, old: str, new: str) -> list[tuple[str, str, str]]:
-    """(old mode, new mode, path) of every path that differs; "000000" = absent."""
-    out = git.run("diff", "--raw", "-z", "--no-renames", "--no-abbrev", old, new, "--")
-    parts = out.split("\0")
-    entries = []
-    for i in range(0, len(parts) - 1, 2):
-        meta, path = parts[i], parts[i + 1]
-        if not meta.startswith(":"):
-            break
-        old_mode, new_mode = meta[1:].split(" ")[:2]
-        entries.append((old_mode, new_mode, path))
-    return entries
 
 
 def _doc(git: Git, sha: str, path: str) -> yamlio.Document | None:
@@ -234,16 +221,16 @@ def _immutable(report: Report, path: str, old: dict[str, Any], new: yamlio.Docum
 def _version_change(
     git: Git,
     cfg: Config,
-    base_view: RegistryView,
+    base_view: Reader,
     report: Report,
     path: str,
     mb: str,
     head: str,
     verify: bool,
 ) -> None:
-    m = _VERSION.fullmatch(path)
-    assert m is not None
-    name, number = m.group(1), int(m.group(2))
+    where = parse_path(path)
+    assert where is not None and where.version is not None
+    name, number = where.name, where.version
     old, new = _doc(git, mb, path), _doc(git, head, path)
     if new is None:
         if old is not None:
@@ -316,20 +303,20 @@ def _version_change(
 
 def _head_stages(git: Git, head: str, name: str) -> list[tuple[int, str]]:
     out = []
-    for mode, entry in git.list_tree(head, f"models/{name}/versions"):
-        if mode == "100644" and re.fullmatch(r"[1-9][0-9]*\.yaml", entry):
-            doc = _doc(git, head, f"models/{name}/versions/{entry}")
+    for mode, entry in git.list_tree(head, versions_dir(name)):
+        if mode == "100644" and VERSION_FILE.fullmatch(entry):
+            doc = _doc(git, head, f"{versions_dir(name)}/{entry}")
             if doc is not None:
                 out.append((int(entry[:-5]), str(doc.data.get("stage"))))
     return sorted(out)
 
 
 def _numbering(
-    git: Git, report: Report, base_view: RegistryView, name: str, number: int, path: str
+    git: Git, report: Report, base_view: Reader, name: str, number: int, path: str
 ) -> None:
     """A new version must be numbered above every number the base ever issued."""
     issued = [0]
-    model = _doc(git, report.base, f"models/{name}/model.yaml")
+    model = _doc(git, report.base, model_path(name))
     if model is not None and isinstance(model.data.get("last_version"), int):
         issued.append(model.data["last_version"])
     issued += base_view.version_numbers(name)
@@ -339,8 +326,8 @@ def _numbering(
         issued.append(retired_numbers(git.show(report.base, RETIRED)).get(name, 0))
     # Also every number the base's history shows: deletions made before retired.yaml
     # existed, or by hand.
-    log = git.run("log", "--format=", "--name-only", report.base, "--", f"models/{name}/versions/")
-    issued += [int(n) for n in re.findall(r"/versions/([1-9][0-9]*)\.yaml$", log, re.M)]
+    for entry in read_log(git, [report.base], [f"{versions_dir(name)}/"], first_parent=False):
+        issued += [w.version for w in map(parse_path, entry.paths) if w and w.version]
     if number <= max(issued):
         report.findings.append(
             Finding(

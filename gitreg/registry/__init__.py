@@ -3,17 +3,8 @@ tree) and ``RegistryView`` (reads only; what ``Registry.at(ref|date)`` returns).
 
 from typing import TYPE_CHECKING, Any
 
-from gitreg.registry.view import (
-    CONFIG,
-    MODELS,
-    RegistryView,
-    dump_record,
-    find_root,
-    model_dir,
-    model_path,
-    version_files,
-    version_path,
-)
+from gitreg.query.reader import find_root
+from gitreg.registry.view import RegistryView
 
 if TYPE_CHECKING:
     from gitreg.registry.writes import Registry
@@ -27,15 +18,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'gitreg.registry' has no attribute {name!r}")
 
 
-__all__ = [
-    "CONFIG",
-    "MODELS",
-    "Registry",
-    "RegistryView",
-    "dump_record",
-    "find_root",
-    "model_dir",
-    "model_path",
-    "version_files",
-    "version_path",
-]
+__all__ = ["Registry", "RegistryView", "find_root"]

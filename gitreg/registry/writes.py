@@ -1,55 +1,46 @@
-"""Registry: the writes. Each changes a few files and makes exactly one commit of exactly
-those paths, with a Gitreg-Op trailer; if anything fails before the commit lands, the
-files are put back as HEAD has them."""
+"""Registry: the writes, each a few checked files made into exactly one commit by
+``repo.commit.Committer`` (the commit engine), with a ``Gitreg-Op`` trailer. Promotions
+that policy sends through a pull request go to ``promotion.propose``."""
 
 from __future__ import annotations
 
 import math
 import os
-import re
-import stat
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitreg import secrets
-from gitreg.errors import (
-    AlreadyExists,
-    ArtifactError,
-    Conflict,
-    GitError,
-    NotFound,
-    PolicyError,
-    UsageError,
-)
+from gitreg import dates, secrets
+from gitreg.errors import AlreadyExists, ArtifactError, Conflict, NotFound, PolicyError, UsageError
 from gitreg.files import schema, schema_memo
-from gitreg.manifest import ModelVersion, RegisteredModel, check_key, check_name
-from gitreg.registry.view import (
+from gitreg.files.records import dump_record, version_files
+from gitreg.layout import (
     CONFIG,
-    MODELS,
-    Progress,
-    RegistryView,
-    dump_record,
+    RESERVED_ALIAS,
+    RETIRED,
+    check_key,
+    check_name,
     model_dir,
     model_path,
-    now,
-    version_files,
     version_path,
 )
-from gitreg.repo import lock, objects
+from gitreg.manifest import ModelVersion, RegisteredModel
+from gitreg.registry.view import Progress, RegistryView
+from gitreg.repo import lock
+from gitreg.repo.commit import Committer
 
 if TYPE_CHECKING:
     from gitreg.promotion.propose import Proposal
-
-_RESERVED_ALIAS = re.compile(r"(latest|[vV][0-9]+)")
 
 
 class Registry(RegistryView):
     """A registry repository: ``Registry(path)`` reads and writes its work tree."""
 
-    _op_id: str | None = None  # set by gitreg.repo.sync so a replayed write keeps its id
+    @cached_property
+    def committer(self) -> Committer:
+        """Makes each write's one commit (``repo.commit``)."""
+        return Committer(self.root, self.git)
 
     # --- writes --------------------------------------------------------------------------
 
@@ -88,7 +79,10 @@ class Registry(RegistryView):
         ident = self.git.ident()
         if model is None:
             model = RegisteredModel(
-                name=name, created_at=now(), created_by=ident, last_version=self._max_ever(name)
+                name=name,
+                created_at=dates.now(),
+                created_by=ident,
+                last_version=self._max_ever(name),
             )
         number = max([model.last_version, *self.version_numbers(name)]) + 1
         mv = ModelVersion(
@@ -96,7 +90,7 @@ class Registry(RegistryView):
             version=number,
             stage=cfg.initial_stage,
             artifact=ref,
-            created_at=now(),
+            created_at=dates.now(),
             created_by=ident,
             description=description,
             tags=tags,
@@ -105,7 +99,7 @@ class Registry(RegistryView):
             lineage=lineage,
         )
         model = model.evolve(last_version=number)
-        self._commit(
+        self.committer.commit(
             f"register {name} v{number}",
             {model_path(name): dump_record(model.to_dict(), "model"), **version_files([mv])},
         )
@@ -124,13 +118,13 @@ class Registry(RegistryView):
             raise AlreadyExists(f"a model named {name!r} already exists")
         model = RegisteredModel(
             name=name,
-            created_at=now(),
+            created_at=dates.now(),
             created_by=self.git.ident(),
             description=description,
             tags=tags,
             last_version=self._max_ever(name),
         )
-        self._commit(
+        self.committer.commit(
             f"create model {name}", {model_path(name): dump_record(model.to_dict(), "model")}
         )
         return model
@@ -152,16 +146,15 @@ class Registry(RegistryView):
                 f"gitreg.yaml sends {stage} through a pull request; "
                 "prepare one with propose_transition() (the CLI's 'gitreg transition' does)"
             )
-        if rule.gates:  # gates bind direct commits too, not only pull requests
-            from gitreg.promotion import gates
-            from gitreg.trail.stays import gate_context
+        from gitreg.promotion import gates, plan
 
-            ctx = gate_context(self, self.git, "HEAD", mv, stage)
+        if rule.gates:  # gates bind direct commits too, not only pull requests
+            ctx = plan.gate_context(self, self.git, "HEAD", mv, stage)
             failed = gates.failures(gates.evaluate(rule.gates, mv, ctx))
             if failed:
                 raise gates.GatesFailed(name, mv.version, stage, failed)
-        changed, message = self.stage_change(mv, stage, archive_existing=archive_existing)
-        self._commit(message, version_files(changed))
+        changed, message = plan.stage_change(self, mv, stage, archive_existing=archive_existing)
+        self.committer.commit(message, version_files(changed))
         return changed[0]
 
     def propose_transition(
@@ -179,6 +172,7 @@ class Registry(RegistryView):
         opened where a forge is configured. Raises GatesFailed unless ``ignore_gates``."""
         from gitreg.promotion import propose
 
+        self._writable()
         return propose.propose(
             self, name, version, stage, ignore_gates=ignore_gates, push=push, open_pr=open_pr
         )
@@ -189,6 +183,7 @@ class Registry(RegistryView):
         """``propose_transition`` back to the version that held ``stage`` before."""
         from gitreg.promotion import propose
 
+        self._writable()
         version = propose.previous_holder(self, name, stage)
         return propose.propose(self, name, version, stage, push=push, open_pr=open_pr)
 
@@ -196,7 +191,7 @@ class Registry(RegistryView):
     def set_alias(self, name: str, alias: str, version: int | str) -> RegisteredModel:
         self._writable()
         check_name(alias, "alias")
-        if _RESERVED_ALIAS.fullmatch(alias):
+        if RESERVED_ALIAS.fullmatch(alias):
             raise UsageError(f"alias {alias!r} is reserved; 'latest' and v<N> name versions")
         mv = self.get_version(name, version)
         model = self.get_model(name)
@@ -205,7 +200,7 @@ class Registry(RegistryView):
             return model
         model = model.evolve(aliases={**model.aliases, alias: mv.version})
         was = f"v{old} -> " if old else ""
-        self._commit(
+        self.committer.commit(
             f"{name}: alias {alias} {was}v{mv.version}",
             {model_path(name): dump_record(model.to_dict(), "model")},
         )
@@ -219,7 +214,7 @@ class Registry(RegistryView):
             raise NotFound(f"{name} has no alias {alias!r}")
         old = model.aliases[alias]
         model = model.evolve(aliases={k: v for k, v in model.aliases.items() if k != alias})
-        self._commit(
+        self.committer.commit(
             f"{name}: delete alias {alias} (was v{old})",
             {model_path(name): dump_record(model.to_dict(), "model")},
         )
@@ -266,7 +261,7 @@ class Registry(RegistryView):
         files[model_path(new)] = dump_record(renamed.to_dict(), "model")
         files.update(version_files(versions))
         files.update(self._retire(model, versions))
-        self._commit(f"rename {old} -> {new}", files)
+        self.committer.commit(f"rename {old} -> {new}", files)
         return renamed
 
     @lock.locked
@@ -277,7 +272,7 @@ class Registry(RegistryView):
         self._refuse_protected(versions)
         files: dict[str, bytes | None] = dict.fromkeys(self._model_files(name))
         files.update(self._retire(model, versions))
-        self._commit(f"delete {name}", files)
+        self.committer.commit(f"delete {name}", files)
 
     @lock.locked
     def delete_version(self, name: str, version: int | str) -> None:
@@ -289,7 +284,7 @@ class Registry(RegistryView):
         files: dict[str, bytes | None] = {version_path(name, mv.version): None}
         if aliases != model.aliases:
             files[model_path(name)] = dump_record(model.evolve(aliases=aliases).to_dict(), "model")
-        self._commit(f"delete {name} v{mv.version}", files)
+        self.committer.commit(f"delete {name} v{mv.version}", files)
 
     # --- write helpers ----------------------------------------------------------------
 
@@ -303,7 +298,7 @@ class Registry(RegistryView):
         schema_memo.remember(self.root, raw, "config")
 
     def _artifact(self, name: str, artifact: str, progress: Progress) -> Any:
-        from gitreg import store  # here, not at the top: read commands never need it
+        from gitreg import store
 
         cfg = self.config
         store.check_options(cfg.storage_options)
@@ -332,14 +327,14 @@ class Registry(RegistryView):
         renamed away (0 if never), so re-creating it never reissues a number. Read from
         ``.gitreg/retired.yaml``, which those writes keep: one file read, whatever the
         length of the history."""
-        from gitreg.files.check import RETIRED, retired_numbers  # here: it loads the YAML reader
+        from gitreg.files.check import retired_numbers
 
         return retired_numbers(self.tree.read(RETIRED)).get(name, 0)
 
     def _retire(self, model: RegisteredModel, versions: Iterable[ModelVersion]) -> dict[str, bytes]:
         """``.gitreg/retired.yaml`` with ``model``'s name mapped to the highest number it
         was issued, for the commit that makes the name disappear."""
-        from gitreg.files.check import RETIRED, dump_retired, retired_numbers
+        from gitreg.files.check import dump_retired, retired_numbers
 
         retired = retired_numbers(self.tree.read(RETIRED))
         top = max([model.last_version, *(v.version for v in versions)])
@@ -360,7 +355,7 @@ class Registry(RegistryView):
             model = self.get_model(name)
             if tags:
                 changes["tags"] = tags(model.tags)
-            self._commit(
+            self.committer.commit(
                 f"{name}: {what}",
                 {model_path(name): dump_record(model.evolve(**changes).to_dict(), "model")},
             )
@@ -368,7 +363,8 @@ class Registry(RegistryView):
             mv = self.get_version(name, version)
             if tags:
                 changes["tags"] = tags(mv.tags)
-            self._commit(f"{name} v{mv.version}: {what}", version_files([mv.evolve(**changes)]))
+            message = f"{name} v{mv.version}: {what}"
+            self.committer.commit(message, version_files([mv.evolve(**changes)]))
 
     def _refuse_protected(self, versions: Iterable[ModelVersion]) -> None:
         for mv in versions:
@@ -385,131 +381,6 @@ class Registry(RegistryView):
             rel = Path(folder).relative_to(self.root).as_posix()
             out += [f"{rel}/{f}" for f in files]
         return sorted(out)
-
-    def _commit(self, message: str, files: Mapping[str, bytes | None]) -> str:
-        """Write ``files`` (None deletes) and commit exactly those paths, or change nothing.
-
-        ``git commit -- paths`` costs hundreds of ms in a registry of 100,000 files (it
-        rebuilds the whole index), so the commit is made from objects instead: the blobs,
-        the trees along the changed paths (objects.TreeEdit), commit-tree, and HEAD moved
-        by a compare-and-swap ``update-ref``; ``update-index`` brings just these paths'
-        index entries along (with ``core.splitIndex`` it writes only what changed). Other
-        staged changes stay staged and stay out of the commit."""
-        head = self.git.head()
-        if head is None:  # the branch has no commit yet: let git commit make the root
-            return self._commit_first(message, files)
-        parent, tree = head
-        paths = list(files)
-        # Both run while the work tree is compared with HEAD here.
-        staged = self.git.start("diff-index", "--cached", "--name-only", "-z", parent, "--", *paths)
-        settings = self.git.start(
-            "config", "-z", "--type=bool", "--get-regexp", r"^(commit\.gpgsign|core\.splitindex)$"
-        )
-        try:
-            edit = objects.TreeEdit(self.git, tree)
-            stale = [
-                p for p in paths if _on_disk(self.root, p, edit.hexlen) != _blob(edit.entry(p))
-            ]
-            # Bytes that differ from HEAD may still be clean to git (filters, line endings).
-            dirty = self.git.dirty_paths(*stale) if stale else []
-            dirty += [p for p in staged.result().split("\0") if p]
-            conf = dict(
-                item.split("\n", 1) for item in settings.result(check=False).split("\0") if item
-            )
-        finally:
-            staged.cancel()
-            settings.cancel()
-        if dirty:
-            raise Conflict(f"{dirty[0]} has uncommitted changes; commit or discard them first")
-        new_tree = edit.plan(
-            {
-                p: None if b is None else objects.object_id("blob", b, edit.hexlen)
-                for p, b in files.items()
-            }
-        )
-        if new_tree == tree:
-            return parent  # every file already reads as given: no commit
-        if "core.splitindex" not in conf:  # a registry made before gitreg set it
-            self.git.run("config", "core.splitIndex", "true")
-        with self._journal(files) as op:
-            self._write_files(files)
-            self.git.update_index(paths)  # also writes the blobs the new trees name
-            edit.write()
-            sha = objects.commit_tree(
-                self.git,
-                new_tree or self.git.run("mktree", input=b"").strip(),
-                parent,
-                f"{message}\n\nGitreg-Op: {op}",
-                sign=conf.get("commit.gpgsign") == "true",
-            )
-            try:
-                self.git.move_head(sha, parent, f"commit: {message.partition(chr(10))[0]}")
-            except GitError as e:
-                raise Conflict(
-                    f"HEAD moved while gitreg was committing, so nothing was committed ({e}); "
-                    "run the command again"
-                ) from None
-        return sha
-
-    def _commit_first(self, message: str, files: Mapping[str, bytes | None]) -> str:
-        """``_commit`` on a branch with no commit yet, through ``git commit``."""
-        dirty = self.git.dirty_paths(*files)
-        if dirty:
-            raise Conflict(f"{dirty[0]} has uncommitted changes; commit or discard them first")
-        with self._journal(files) as op:
-            self._write_files(files)
-            return self.git.commit(list(files), f"{message}\n\nGitreg-Op: {op}")
-
-    @contextmanager
-    def _journal(self, files: Mapping[str, bytes | None]) -> Iterator[str]:
-        """The operation id, with ``files`` journaled (gitreg.repo.lock) until the block ends;
-        if it fails, the files go back to HEAD's bytes (the journal stays if even that
-        fails, for the next command to recover)."""
-        op = self._op_id or uuid.uuid4().hex
-        lock.begin(self.root, op, list(files))
-        try:
-            yield op
-        except BaseException:
-            self.git.restore(files)
-            lock.end(self.root)
-            raise
-        lock.end(self.root)
-
-    def _write_files(self, files: Mapping[str, bytes | None]) -> None:
-        for rel, content in files.items():
-            target = self.root / rel
-            if content is None:
-                target.unlink(missing_ok=True)
-                _prune_empty(target.parent, self.root / MODELS)
-            else:
-                _atomic_write(target, content)
-
-
-def _on_disk(root: Path, rel: str, hexlen: int) -> str | None:
-    """The blob id of the regular file at ``rel``; None if nothing is there; "" for
-    anything else (a folder, a symbolic link, or a path through one)."""
-    folder = root
-    for part in rel.split("/")[:-1]:
-        folder = folder / part
-        try:
-            if not stat.S_ISDIR(os.lstat(folder).st_mode):
-                return ""
-        except FileNotFoundError:
-            return None
-    try:
-        st = os.lstat(root / rel)
-    except FileNotFoundError:
-        return None
-    if not stat.S_ISREG(st.st_mode):
-        return ""
-    return objects.object_id("blob", (root / rel).read_bytes(), hexlen)
-
-
-def _blob(entry: tuple[str, str] | None) -> str | None:
-    """The blob id of a tree entry that is a regular file; None if there is no entry."""
-    if entry is None:
-        return None
-    return entry[1] if entry[0] in ("100644", "100755") else "not a regular file"
 
 
 def _check_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
@@ -530,24 +401,3 @@ def _check_strs(values: Mapping[str, Any], what: str, limit: int = 6000) -> dict
         if len(v) > limit:
             raise UsageError(f"{what} {k} is longer than {limit} characters")
     return dict(values)
-
-
-def _atomic_write(target: Path, content: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=".gitreg-tmp-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(content)
-        lock.crash_point("before_replace")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _prune_empty(folder: Path, stop: Path) -> None:
-    while folder != stop and folder.is_dir() and not any(folder.iterdir()):
-        folder.rmdir()
-        folder = folder.parent

@@ -94,6 +94,20 @@ class Git:
             raise NotFound("the registry has no commit at or before that date")
         return out.strip()
 
+    def is_ancestor(self, a: str, b: str) -> bool:
+        """Whether commit ``a`` is ``b`` or an ancestor of it."""
+        proc = subprocess.run(
+            ["git", "merge-base", "--is-ancestor", a, b],
+            cwd=self.root,
+            capture_output=True,
+            check=False,
+        )
+        return proc.returncode == 0
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        """The best common ancestor of commits ``a`` and ``b``, or None if they share none."""
+        return self.run("merge-base", a, b, check=False).strip() or None
+
     def current_branch(self) -> str | None:
         out = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).strip()
         return out or None

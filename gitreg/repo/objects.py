@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -211,11 +210,3 @@ def commit_on_branch(
     commit = commit_tree(git, tree, parent, message)
     git.run("update-ref", "-m", "gitreg: promotion branch", ref, commit, _ZERO)
     return commit
-
-
-def is_ancestor(git: Git, a: str, b: str) -> bool:
-    """Whether commit ``a`` is ``b`` or an ancestor of it."""
-    proc = subprocess.run(
-        ["git", "merge-base", "--is-ancestor", a, b], cwd=git.root, capture_output=True, check=False
-    )
-    return proc.returncode == 0

@@ -23,21 +23,42 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
+from gitreg.config import Config
 from gitreg.errors import Conflict, GitError, GitregError, NotFound, PushRejected
 from gitreg.files import yamlio
-from gitreg.files.check import RETIRED, dump_retired, retired_numbers
-from gitreg.manifest import ModelVersion
-from gitreg.registry.view import dump_record, model_path, version_files
+from gitreg.files.check import dump_retired, retired_numbers
+from gitreg.files.records import dump_record, version_files
+from gitreg.files.tree import Tree
+from gitreg.layout import RETIRED, model_path, parse_path
+from gitreg.manifest import ModelVersion, RegisteredModel
 from gitreg.repo import lock
+from gitreg.repo.commit import Committer
+from gitreg.repo.git import Git
 
-if TYPE_CHECKING:
-    from gitreg.registry import Registry
 
+class Writer(Protocol):
+    """What sync needs of a registry (``registry.Registry`` is one): its repository, its
+    policy, the reads that number a replayed version, and its commit engine."""
+
+    root: Path
+    tree: Tree
+
+    @property
+    def git(self) -> Git: ...
+    @property
+    def config(self) -> Config: ...
+    @property
+    def committer(self) -> Committer: ...
+    def get_model(self, name: str) -> RegisteredModel: ...
+    def version_numbers(self, name: str) -> list[int]: ...
+
+
+W = TypeVar("W", bound=Writer)
 T = TypeVar("T")
 RETRIES = 30
-_VERSION_PATH = re.compile(r"models/([^/]+)/versions/([1-9][0-9]*)\.yaml")
 
 
 def default_timeout() -> float:
@@ -73,8 +94,8 @@ class _Commit:
 
 
 def push_op(
-    reg: Registry,
-    op: Callable[[Registry], T],
+    reg: W,
+    op: Callable[[W], T],
     *,
     remote: str = "origin",
     retries: int = RETRIES,
@@ -86,7 +107,7 @@ def push_op(
     reached (saying whether the change is committed locally)."""
     box: list[T] = []
 
-    def run(r: Registry) -> None:
+    def run(r: W) -> None:
         box[:] = [op(r)]
 
     with lock.hold(reg):
@@ -95,7 +116,7 @@ def push_op(
 
 
 def push(
-    reg: Registry, *, remote: str = "origin", retries: int = RETRIES, timeout: float | None = None
+    reg: Writer, *, remote: str = "origin", retries: int = RETRIES, timeout: float | None = None
 ) -> PushReport:
     """Push the local gitreg commits the remote does not have, replaying them on its tip."""
     with lock.hold(reg):
@@ -103,7 +124,7 @@ def push(
 
 
 class _Loop:
-    def __init__(self, reg: Registry, remote: str, retries: int, timeout: float | None) -> None:
+    def __init__(self, reg: Writer, remote: str, retries: int, timeout: float | None) -> None:
         self.reg, self.git, self.remote, self.retries = reg, reg.git, remote, retries
         self.timeout = default_timeout() if timeout is None else timeout
         self.branch = reg.config.default_branch
@@ -116,7 +137,7 @@ class _Loop:
                 f"out; switch with 'git switch {self.branch}'"
             )
 
-    def run(self, op: Callable[[Registry], None] | None, op_id: str | None) -> PushReport:
+    def run(self, op: Callable[[Any], None] | None, op_id: str | None) -> PushReport:
         ran = False
         lost = 0
         for attempt in range(self.retries + 1):
@@ -227,8 +248,8 @@ class _Loop:
         self.git.run("reset", "-q", "--keep", sha)
         self.reg.__dict__.pop("config", None)  # the policy may differ on the new tip
 
-    def _run(self, op: Callable[[Registry], None], op_id: str, rerun: bool) -> None:
-        self.reg._op_id = op_id
+    def _run(self, op: Callable[[Any], None], op_id: str, rerun: bool) -> None:
+        self.reg.committer.op_id = op_id
         try:
             op(self.reg)
         except GitregError as e:
@@ -239,7 +260,7 @@ class _Loop:
                 f"change no longer applies: {e}"
             ) from None
         finally:
-            self.reg._op_id = None
+            self.reg.committer.op_id = None
 
     def _replay(self, c: _Commit) -> None:
         """Re-make local commit ``c`` on the current HEAD, file by file."""
@@ -252,15 +273,19 @@ class _Loop:
         done: set[str] = set()
         message = self.git.run("log", "-1", "--format=%B", c.sha).strip()
         for rel in paths:
-            m = _VERSION_PATH.fullmatch(rel)
+            where = parse_path(rel)
             mine = self.git.show(c.sha, rel)
-            if m and self.git.show(f"{c.sha}^", rel) is None and mine is not None:
-                name, number = m.group(1), int(m.group(2))
+            new_file = self.git.show(f"{c.sha}^", rel) is None and mine is not None
+            if where is not None and where.version is not None and mine is not None and new_file:
+                name, number = where.name, where.version
                 try:
                     model = reg.get_model(name)
                 except NotFound:
                     model = None
-                taken = [*reg.version_numbers(name), reg._max_ever(name)]
+                taken = [
+                    *reg.version_numbers(name),
+                    retired_numbers(reg.tree.read(RETIRED)).get(name, 0),
+                ]
                 taken += [model.last_version] if model else []
                 new = max(taken) + 1 if number <= max(taken) else number
                 mv = ModelVersion.from_dict(yamlio.load(mine, rel).data).evolve(version=new)
@@ -292,11 +317,11 @@ class _Loop:
                     "of them and run 'gitreg push' again"
                 )
         body = message.rpartition("\n\nGitreg-Op:")[0] or message
-        reg._op_id = c.op
+        reg.committer.op_id = c.op
         try:
-            reg._commit(body, files)
+            reg.committer.commit(body, files)
         finally:
-            reg._op_id = None
+            reg.committer.op_id = None
 
     def _after_unknown(
         self, detail: str, tip: str, head: str, op_id: str | None, lost: int

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from gitreg.errors import NotFound, UsageError
+from gitreg.layout import version_path
 from gitreg.manifest import ModelVersion
-from gitreg.registry.view import RegistryView, version_path
+from gitreg.registry.view import RegistryView
 from gitreg.repo.tree import CommitTree
 from gitreg.site.html import CSS, JS, Links
 from gitreg.site.pages import ModelData, index_page, model_page, version_page
-from gitreg.trail.changes import _parse as parse_cached
+from gitreg.trail.changes import parse_cached
 
 MANIFEST = ".gitreg-site.json"
 

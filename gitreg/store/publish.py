@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from gitreg.errors import ArtifactError
-from gitreg.manifest import ArtifactRef, FileEntry, check_name
+from gitreg.layout import check_name
+from gitreg.manifest import ArtifactRef, FileEntry
 from gitreg.store.integrity import _check, _check_file, _publish_file
 from gitreg.store.locations import _check_rel, _file_path, _scheme, check_uri, redact
 from gitreg.store.readers import _Local, _Remote, describe_local

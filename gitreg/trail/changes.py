@@ -15,7 +15,6 @@ MLflow fires ``alias.created`` whenever an alias is set, new or moved.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -23,6 +22,7 @@ from typing import Any
 
 from gitreg.errors import ManifestError
 from gitreg.files import yamlio
+from gitreg.layout import parse_path
 
 MODEL_CREATED = "registered_model.created"
 MODEL_RENAMED = "registered_model.renamed"
@@ -58,7 +58,7 @@ EVENT_TYPES = (
     ALIAS_DELETED,
 )
 
-_PATH = re.compile(r"models/([^/]+)/(?:(model)\.yaml|versions/([1-9][0-9]*)\.yaml)")
+
 # Fields a version may change after registration, each with its own event; any other
 # difference is reported as one model_version.updated listing the fields.
 _VERSION_OWN = {"stage", "tags", "description", "name", "version"}
@@ -135,19 +135,19 @@ def diff(files: Mapping[str, tuple[bytes | None, bytes | None]]) -> list[Fact]:
     before: dict[str, _Side] = {}
     after: dict[str, _Side] = {}
     for path, (was, now) in files.items():
-        m = _PATH.fullmatch(path)
-        if not m:
+        where = parse_path(path)
+        if where is None:
             continue
-        name = m.group(1)
+        name = where.name
         for sides, raw in ((before, was), (after, now)):
             if raw is None:
                 continue
             side = sides.setdefault(name, _Side())
-            data = _parse(raw)
-            if m.group(2):
+            data = parse_cached(raw)
+            if where.version is None:
                 side.model, side.model_present = data, True
             else:
-                side.versions[int(m.group(3))] = data
+                side.versions[where.version] = data
     facts: list[Fact] = []
     renamed = _renames(before, after)
     for name in sorted(set(before) | set(after)):
@@ -176,7 +176,7 @@ def diff(files: Mapping[str, tuple[bytes | None, bytes | None]]) -> list[Fact]:
 
 
 @lru_cache(maxsize=4096)
-def _parse(raw: bytes) -> dict[str, Any] | None:
+def parse_cached(raw: bytes) -> dict[str, Any] | None:
     """A file's data (shared: never mutated); a blob is both a commit's "after" and the
     next one's "before", so each is parsed once."""
     try:

@@ -7,22 +7,17 @@ the null id (``0000…``, what GitHub sends for a new branch): every commit of `
 
 from __future__ import annotations
 
-import os
-
-from gitreg.registry.view import MODELS, RegistryView
-from gitreg.trail.changelog import read_log, to_changes
+from gitreg.layout import NULL_SHA
+from gitreg.repo.git import Git
+from gitreg.repo.log import read_log
+from gitreg.trail.changelog import to_changes
 from gitreg.trail.changes import Change
 
 Event = Change
-NULL_SHA = "0" * 40
 
 
-def events(
-    root_or_view: str | os.PathLike[str] | RegistryView, from_ref: str, to_ref: str = "HEAD"
-) -> list[Event]:
+def events(git: Git, from_ref: str, to_ref: str = "HEAD") -> list[Event]:
     """The events of the commits in ``from_ref..to_ref`` (first-parent), oldest first."""
-    view = root_or_view if isinstance(root_or_view, RegistryView) else RegistryView(root_or_view)
-    git = view.git
     to = git.rev_parse(to_ref)
     revs = [to] if from_ref == NULL_SHA else [f"^{git.rev_parse(from_ref)}", to]
-    return to_changes(git, read_log(git, revs, [f"{MODELS}/"]))
+    return to_changes(git, read_log(git, revs))

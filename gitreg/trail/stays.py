@@ -1,6 +1,5 @@
-"""A version's stage over time, read from the first-parent history of a branch, and the
-facts the gates need (``gate_context``): time in a stage, the current holder of a stage,
-whether the version held the stage before (a rollback), and an artifact verifier.
+"""A version's stage over time, read from the first-parent history of a branch: its
+stays (stage, from, until), and the hours of its latest stay in a stage.
 
 A stay starts at the commit (on the branch's first-parent line: for a merged pull request,
 the merge) whose manifest first shows the stage, and ends at the commit that shows another.
@@ -8,22 +7,18 @@ the merge) whose manifest first shows the stage, and ends at the commit that sho
 Reading a version's stays is one ``git log --first-parent -- <its manifest>``: git walks
 the branch's commits but diffs only that path (with a commit-graph's changed-path Bloom
 filters it skips the commits that did not touch it), and gitreg reads only the manifests
-of the commits that did. ``needs_history`` tells whether a promotion's gates ask at all.
+of the commits that did.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from gitreg.errors import ArtifactError, ManifestError, UsageError
+from gitreg.errors import ManifestError
 from gitreg.files import yamlio
-from gitreg.manifest import ArtifactRef, ModelVersion
-from gitreg.promotion.gates import GateContext
-from gitreg.registry.view import RegistryView, version_path
 from gitreg.repo.git import Git
+from gitreg.repo.log import read_log
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +44,9 @@ def stage_of(git: Git, sha: str, path: str) -> str | None:
 def stays(git: Git, ref: str, path: str) -> list[Stay]:
     """The stages the manifest at ``path`` went through on ``ref``'s first-parent line,
     oldest first."""
-    out = git.run("log", "--first-parent", "--reverse", "--format=%H %ct", ref, "--", path)
     found: list[Stay] = []
-    for line in out.splitlines():
-        sha, _, when = line.partition(" ")
+    for entry in read_log(git, [ref], [path], diffs=False, reverse=True):
+        sha, when = entry.sha, entry.epoch
         stage = stage_of(git, sha, path)
         if found and found[-1].stage == stage:
             continue
@@ -71,62 +65,3 @@ def hours_in(found: list[Stay], stage: str, now: float | None = None) -> float |
             end = stay.until if stay.until is not None else (now or time.time())
             return max(0.0, (end - stay.since) / 3600)
     return None
-
-
-def current_holder(
-    view: RegistryView, name: str, stage: str, other_than: int
-) -> ModelVersion | None:
-    """The newest version of ``name`` in ``stage`` (besides ``other_than``), as ``view`` has it."""
-    holders = [v for v in view.versions(name) if v.stage == stage and v.version != other_than]
-    return holders[-1] if holders else None
-
-
-def verifier(storage_options: Mapping[str, Any]) -> Callable[[ArtifactRef], str]:
-    """Check an artifact's size and digest where it lives; "" when they match."""
-    from gitreg import store
-
-    def check(ref: ArtifactRef) -> str:
-        try:
-            result = store.verify_detail(ref, storage_options)
-        except (ArtifactError, UsageError) as e:
-            return str(e)
-        return "" if result.status == "OK" else f"{result.status}: {result.detail}"
-
-    return check
-
-
-_HISTORY_GATES = ("time_in_stage", "not_worse_than_current")
-
-
-def needs_history(
-    rule_gates: Iterable[Any], from_stages: Collection[str] | None, old_stage: Any
-) -> bool:
-    """Whether judging a move from ``old_stage`` needs the version's stage history: only
-    the gates a rollback waives read it, and the ``from`` rule when the move breaks it
-    (a rollback may)."""
-    if from_stages is not None and old_stage not in from_stages:
-        return True
-    return any(isinstance(g, Mapping) and g.keys() & set(_HISTORY_GATES) for g in rule_gates)
-
-
-def gate_context(
-    view: RegistryView,
-    git: Git,
-    ref: str,
-    mv: ModelVersion,
-    stage: str,
-    *,
-    verify: bool = True,
-    history: bool = True,
-) -> GateContext:
-    """What the gates need to judge ``mv`` entering ``stage``, from branch tip ``ref`` (whose
-    tree ``view`` reads): its stage history there (unless not ``history``: then it counts
-    as never having been anywhere, see ``needs_history``), the version now holding
-    ``stage``, and (if ``verify``) a verifier of the artifact's bytes."""
-    found = stays(git, ref, version_path(mv.name, mv.version)) if history else []
-    return GateContext(
-        current=current_holder(view, mv.name, stage, mv.version),
-        stage_hours=lambda s: hours_in(found, s),
-        verify=verifier(view.config.storage_options) if verify else None,
-        rollback=any(s.stage == stage for s in found),
-    )
