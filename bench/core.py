@@ -18,9 +18,9 @@ from pathlib import Path
 from fastimport import GIT_ENV
 
 from gitreg.files.records import dump_record
-from gitreg.files.template import init_registry
 from gitreg.layout import model_path, version_path
 from gitreg.manifest import ArtifactRef, ModelVersion, RegisteredModel
+from gitreg.registry.template import init_registry
 
 
 def build(root: Path, versions: int, artifact: Path) -> None:

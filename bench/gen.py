@@ -20,9 +20,9 @@ from fastimport import GIT_ENV, IDENT, FastImport
 from workload import model_operations
 
 from gitreg.files.records import dump_record
-from gitreg.files.template import init_registry
 from gitreg.layout import model_path, version_path
 from gitreg.manifest import ArtifactRef, ModelVersion, RegisteredModel
+from gitreg.registry.template import init_registry
 
 ARTIFACT = ArtifactRef(uri="s3://bench/model.bin", digest="sha256:" + "ab" * 32, size=123)
 STAMP = "2023-11-14T22:13:20Z"

@@ -23,9 +23,9 @@ import fastimport
 from fastimport import GIT_ENV, IDENT, FastImport
 
 from gitreg.files.records import dump_record
-from gitreg.files.template import init_registry
 from gitreg.layout import model_path, version_path
 from gitreg.manifest import ArtifactRef, ModelVersion, RegisteredModel
+from gitreg.registry.template import init_registry
 
 STAGES = ["None", "Staging", "Production", "Archived"]
 HOT = "model-hot"

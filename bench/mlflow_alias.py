@@ -46,8 +46,8 @@ def main() -> None:
     from mlflow import MlflowClient
 
     from gitreg import Registry
-    from gitreg.files.template import init_registry
     from gitreg.mlflow.importer import import_mlflow
+    from gitreg.registry.template import init_registry
 
     with tempfile.TemporaryDirectory() as tmp:
         sqlite = f"sqlite:///{Path(tmp) / 'mlflow.db'}"

@@ -70,7 +70,7 @@ def _git(cwd: Path, *args: str) -> str:
 
 def setup(root: Path, clones: int) -> tuple[Path, list[Path], Path]:
     """A bare remote holding a fresh registry, ``clones`` clones of it, and an artifact."""
-    from gitreg.files.template import init_registry
+    from gitreg.registry.template import init_registry
 
     os.environ.update(GIT_ENV)
     remote = root / "remote.git"

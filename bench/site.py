@@ -17,10 +17,10 @@ from pathlib import Path
 from fastimport import GIT_ENV
 
 from gitreg.files.records import dump_record
-from gitreg.files.template import init_registry
 from gitreg.layout import model_path, version_path
 from gitreg.manifest import ArtifactRef, ModelVersion, RegisteredModel
 from gitreg.registry import Registry
+from gitreg.registry.template import init_registry
 from gitreg.site import build_site
 
 

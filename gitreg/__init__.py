@@ -25,7 +25,8 @@ def __getattr__(name: str) -> Any:
     # Registry (and with it the write machinery) loads on first use, so that the
     # command line's read commands start without it.
     if name == "Registry":
-        from gitreg.registry import Registry
+        # the writes load on first use; reads start without them
+        from gitreg.registry import Registry  # noqa: PLC0415
 
         return Registry
     raise AttributeError(f"module 'gitreg' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""The errors gitreg raises. The library raises only these; cli.py turns them into
+"""The errors gitreg raises. The library raises only these; ``cli.app`` turns them into
 one sentence on stderr and an exit status."""
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gitreg import Registry
-from gitreg.files.template import init_registry
+from gitreg.registry.template import init_registry
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from typing import Any
 from conftest import git
 
 from gitreg import Registry
-from gitreg.files.template import init_registry
+from gitreg.registry.template import init_registry
 
 POLICY = """\
 # yaml-language-server: $schema=.gitreg/schemas/gitreg.schema.json

@@ -18,7 +18,7 @@ from conftest import git
 from gitreg import Registry
 from gitreg.cli import cli
 from gitreg.errors import ArtifactError, DigestMismatch, NotFound, UsageError
-from gitreg.files.template import init_registry
+from gitreg.registry.template import init_registry
 from gitreg.store import cache_entry
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import git
 
-from gitreg.files.template import init_registry
+from gitreg.registry.template import init_registry
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from conftest import git
 
 from gitreg import Registry
 from gitreg.errors import Conflict, GitError
-from gitreg.files.template import init_registry
+from gitreg.registry.template import init_registry
 
 
 def clean(root: Path) -> bool:

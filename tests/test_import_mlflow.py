@@ -13,7 +13,7 @@ from conftest import git
 
 from gitreg import Registry
 from gitreg.cli import cli
-from gitreg.files.template import init_registry
+from gitreg.registry.template import init_registry
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::FutureWarning", "ignore::UserWarning", "ignore::DeprecationWarning"

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from conftest import git
 
-from gitreg.files.template import init_registry
+from gitreg.registry.template import init_registry
 
 MLFLOW = Path(sys.executable).with_name("mlflow")
 pytestmark = pytest.mark.skipif(not MLFLOW.exists(), reason="the mlflow extra is not installed")

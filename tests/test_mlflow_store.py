@@ -10,7 +10,7 @@ import pytest
 from conftest import git
 
 from gitreg import Registry
-from gitreg.files.template import init_registry
+from gitreg.registry.template import init_registry
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::FutureWarning", "ignore::UserWarning", "ignore::DeprecationWarning"

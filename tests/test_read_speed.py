@@ -12,7 +12,7 @@ import pytest
 
 from gitreg import Registry
 from gitreg.errors import ManifestError
-from gitreg.files.template import init_registry
+from gitreg.registry.template import init_registry
 
 
 @pytest.fixture

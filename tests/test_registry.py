@@ -19,8 +19,8 @@ from gitreg.errors import (
     UsageError,
 )
 from gitreg.files.records import dump_record
-from gitreg.files.template import init_registry
 from gitreg.layout import model_path, version_path
+from gitreg.registry.template import init_registry
 
 
 def commits(reg: Registry) -> list[str]:

@@ -20,8 +20,8 @@ from conftest import git
 from gitreg import Registry
 from gitreg.cli import cli
 from gitreg.files.records import dump_record
-from gitreg.files.template import init_registry
 from gitreg.layout import version_path
+from gitreg.registry.template import init_registry
 from gitreg.site import Links, build_site
 from gitreg.site.html import markdown, safe_url
 

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from gitreg.errors import Conflict, PolicyError
-from gitreg.files.template import init_registry
 from gitreg.layout import version_path
 from gitreg.registry import Registry
+from gitreg.registry.template import init_registry
 
 NAMES = ("a", "b")
 STAGES = ("None", "Staging", "Production", "Archived")

@@ -16,8 +16,8 @@ from conftest import git
 
 from gitreg.cli import cli
 from gitreg.errors import Conflict, GitError, PushRejected
-from gitreg.files.template import init_registry
 from gitreg.registry import Registry
+from gitreg.registry.template import init_registry
 from gitreg.repo import sync
 
 ROOT = Path(__file__).resolve().parent.parent

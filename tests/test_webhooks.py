@@ -20,7 +20,7 @@ from gitreg import Registry
 from gitreg.cli import cli
 from gitreg.config import Config
 from gitreg.errors import UsageError
-from gitreg.files.template import init_registry
+from gitreg.registry.template import init_registry
 from gitreg.trail.webhooks import WebhookError, notify, sign
 
 SECRET = "s3cret-for-tests"

@@ -58,7 +58,7 @@ class Cli(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in COMMANDS and cmd_name not in self.commands:
-            import importlib
+            import importlib  # noqa: PLC0415 (command modules load on first use)
 
             importlib.import_module(f"gitreg.cli.{COMMANDS[cmd_name]}")
         return super().get_command(ctx, cmd_name)
@@ -73,7 +73,7 @@ class Cli(click.Group):
         except KeyboardInterrupt:
             raise Failure("interrupted", 130) from None
         except Exception as e:
-            import tempfile
+            import tempfile  # noqa: PLC0415 (only a crash writes a log)
 
             fd, log = tempfile.mkstemp(prefix="gitreg-crash-", suffix=".log")
             with os.fdopen(fd, "w") as f:
@@ -92,7 +92,8 @@ def fail(message: str) -> NoReturn:
 
 def open_registry(ctx: click.Context) -> Registry:
     """The registry named by --repo / GITREG_REPO, for commands that write."""
-    from gitreg.registry import Registry
+    # the writes load on first use; reads start without them
+    from gitreg.registry import Registry  # noqa: PLC0415
 
     return Registry(ctx.obj["repo"])
 

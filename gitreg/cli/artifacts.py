@@ -73,7 +73,7 @@ def verify(
                 status, detail = view.verify(mv, bar)
         except GitregError as e:
             status, detail = "ERROR", str(e)
-        from gitreg.store import redact
+        from gitreg.store import redact  # noqa: PLC0415 (fsspec loads only when bytes move)
 
         uri = redact(mv.artifact.uri)
         rows.append(

@@ -137,7 +137,8 @@ def notify(
     Example:
       GITREG_WEBHOOK_SECRET=... gitreg notify --from "$BEFORE" --to "$AFTER"
     """
-    from gitreg.trail.webhooks import Delivery, WebhookError, notify
+    # HTTP delivery only for notify
+    from gitreg.trail.webhooks import Delivery, WebhookError, notify  # noqa: PLC0415
 
     view = open_view(ctx)
     config = view.at(ref=to_ref).config

@@ -29,11 +29,10 @@ def import_mlflow(
     Example:
       gitreg import-mlflow --from sqlite:///mlflow.db --models 'fraud-*'
     """
-    try:
-        import mlflow  # noqa: F401
+    try:  # gitreg.mlflow imports MLflow itself, so a missing extra shows here
+        from gitreg.mlflow.importer import import_mlflow as run_import  # noqa: PLC0415
     except ImportError:
-        fail("import-mlflow needs MLflow: pip install 'gitreg[mlflow]'")
-    from gitreg.mlflow.importer import import_mlflow as run_import
+        fail("import-mlflow needs MLflow: pip install 'gitreg-ml[mlflow]'")
 
     report = run_import(open_registry(ctx), tracking_uri, models, registry_uri)
     if as_json:

@@ -71,7 +71,7 @@ def rollback(ctx: click.Context, name: str, stage: str, local: bool, as_json: bo
 
 def check_base(ctx: click.Context, base: str, head: str, fmt: str, verify_artifacts: bool) -> None:
     """``gitreg check --base``: judge base...head; exit 1 on any finding."""
-    from gitreg.promotion.review import check_diff
+    from gitreg.promotion.review import check_diff  # noqa: PLC0415 (only check --base needs it)
 
     report = check_diff(open_registry(ctx).git, base, head, verify=verify_artifacts)
     if fmt == "json":
@@ -151,7 +151,7 @@ def audit(ctx: click.Context, since: str | None, branch: str | None, as_json: bo
     Example:
       gitreg audit --since v1.0 --json
     """
-    from gitreg.promotion.audit import audit as run_audit
+    from gitreg.promotion.audit import audit as run_audit  # noqa: PLC0415 (only audit needs it)
 
     reg = open_registry(ctx)
     report = run_audit(reg.git, branch or reg.config.default_branch, since=since)

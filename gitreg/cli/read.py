@@ -258,7 +258,8 @@ def check(
       gitreg check --base origin/main --format github
     """
     if base is not None:
-        from gitreg.cli.promotion import check_base
+        # only the pull-request path needs it
+        from gitreg.cli.promotion import check_base  # noqa: PLC0415
 
         check_base(ctx, base, head, "json" if as_json else fmt, not no_verify_artifacts)
         return

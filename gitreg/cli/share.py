@@ -28,7 +28,7 @@ def apply(ctx: click.Context, push: bool, op: Callable[[Registry], T]) -> tuple[
     reg = open_registry(ctx)
     if not push:
         return op(reg), ""
-    from gitreg.repo import sync
+    from gitreg.repo import sync  # noqa: PLC0415 (GitPython loads only for --push)
 
     result, report = sync.push_op(reg, op)
     already = " (it had already landed)" if report.landed and not report.pushed else ""
@@ -49,7 +49,7 @@ def push_cmd(ctx: click.Context, remote: str, as_json: bool) -> None:
     Example:
       gitreg push
     """
-    from gitreg.repo import sync
+    from gitreg.repo import sync  # noqa: PLC0415 (GitPython loads only for --push)
 
     report = sync.push(open_registry(ctx), remote=remote)
     if as_json:

@@ -45,7 +45,7 @@ def site(
       gitreg site -o public --serve --port 8080
       gitreg site -o public --commit-url 'https://git.example.com/r/commit/{sha}'
     """
-    from gitreg.site import Links, build_site
+    from gitreg.site import Links, build_site  # noqa: PLC0415 (only the site command renders)
 
     view = open_view(ctx, ref, at)
     links = None
@@ -67,8 +67,8 @@ def site(
 
 
 def _serve(root: Path, port: int, quiet: bool) -> None:
-    import functools
-    import http.server
+    import functools  # noqa: PLC0415 (only --serve needs it)
+    import http.server  # noqa: PLC0415 (only --serve needs it)
 
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     try:

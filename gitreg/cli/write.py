@@ -34,7 +34,7 @@ def init(path: Path, store: str | None) -> None:
     Example:
       gitreg init ./ml-registry
     """
-    from gitreg.files.template import init_registry
+    from gitreg.registry.template import init_registry  # noqa: PLC0415 (only init copies the template)
 
     sha = init_registry(path, store=store)
     click.echo(f"Initialized gitreg registry in {path.resolve()} ({sha[:12]})")
@@ -131,7 +131,8 @@ def transition(
     """
     reg = open_registry(ctx)
     if reg.config.rule(name, reg.config.canonical_stage(stage)).via == "pull_request":
-        from gitreg.cli.promotion import propose
+        # only the pull-request path needs it
+        from gitreg.cli.promotion import propose  # noqa: PLC0415
 
         propose(ctx, name, version, stage, ignore_gates=ignore_gates, local=local, as_json=as_json)
         return

@@ -1,1 +1,1 @@
-"""Registry files: hardened YAML, JSON Schema, `gitreg check` of a tree, the template."""
+"""Registry files: hardened YAML, JSON Schema, `gitreg check` of a tree, records, trees."""

@@ -62,7 +62,8 @@ def schema_filename(kind: str) -> str:
 @functools.cache
 def schema_text(kind: str) -> str:
     """The raw JSON of ``kind``'s schema, as shipped."""
-    from importlib.resources import files
+    # only a wheel install reads bundled schemas
+    from importlib.resources import files  # noqa: PLC0415
 
     name = schema_filename(kind)
     packaged = files("gitreg") / "schemas" / name
@@ -90,9 +91,10 @@ def validate(doc: Document, kind: str) -> None:
 
 @functools.cache
 def _validator(kind: str) -> Any:
-    import json
+    import json  # noqa: PLC0415 (only validation reads schema files)
 
-    from jsonschema import Draft202012Validator, validators
+    # jsonschema costs ~100 ms; reads skip it
+    from jsonschema import Draft202012Validator, validators  # noqa: PLC0415
 
     base = Draft202012Validator
     checker = base.TYPE_CHECKER.redefine("integer", lambda _checker, value: type(value) is int)
@@ -108,7 +110,8 @@ def _regex(pattern: str) -> re.Pattern[str]:
 
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
-    from jsonschema import ValidationError
+    # jsonschema costs ~100 ms; reads skip it
+    from jsonschema import ValidationError  # noqa: PLC0415
 
     if isinstance(instance, str) and not _regex(pattern).search(instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")

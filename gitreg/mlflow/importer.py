@@ -38,7 +38,8 @@ def import_mlflow(
 ) -> ImportReport:
     """Import every registered model matching the glob ``models`` from the MLflow registry
     at ``registry_uri`` (default: the tracking URI's)."""
-    from mlflow import MlflowClient
+    # MLflow is imported only on the paths that call it
+    from mlflow import MlflowClient  # noqa: PLC0415
 
     reg._writable()
     # The registry client, not MlflowClient: that one fetches the whole registered model

@@ -101,7 +101,7 @@ class GitregStore(AbstractStore):
                     fcntl.flock(f, fcntl.LOCK_EX)
                 yield reg
                 if self.push:
-                    from gitreg.repo import sync
+                    from gitreg.repo import sync  # noqa: PLC0415 (GitPython loads only for --push)
 
                     sync.push(reg)
 
@@ -250,8 +250,9 @@ class GitregStore(AbstractStore):
     ) -> tuple[str, str | None]:
         """The concrete artifact URI of ``source``, as MLflow's SQL store resolves it
         (``models:/m-<id>`` is a logged model: its artifact location, and its run)."""
-        from mlflow.store.artifact.utils.models import _parse_model_uri
-        from mlflow.tracking.client import MlflowClient
+        # MLflow's tracking client and URI parser: only a version made from a run needs them
+        from mlflow.store.artifact.utils.models import _parse_model_uri  # noqa: PLC0415
+        from mlflow.tracking.client import MlflowClient  # noqa: PLC0415
 
         location = source
         scheme = urllib.parse.urlparse(source).scheme
@@ -266,7 +267,8 @@ class GitregStore(AbstractStore):
                 else:
                     location = self.get_model_version_download_uri(str(parsed.name), parsed.version)
             elif scheme == "runs":
-                from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
+                # MLflow is imported only on the paths that call it
+                from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository  # noqa: PLC0415
 
                 location = RunsArtifactRepository.get_underlying_uri(source)
         except MlflowException as e:
@@ -309,7 +311,8 @@ class GitregStore(AbstractStore):
             if mv.stage == target and not archive_existing_versions:
                 return self._entity(reg, mv)
             if reg.config.rule(name, target).via == "pull_request":
-                from gitreg.promotion.gates import GatesFailed
+                # only a refused transition needs it
+                from gitreg.promotion.gates import GatesFailed  # noqa: PLC0415
 
                 try:
                     proposal = reg.propose_transition(name, mv.version, target)

@@ -70,7 +70,7 @@ def token(env: Mapping[str, str] | None = None) -> str | None:
     return env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or None
 
 
-def open_pull_request(
+def open_pull_request(  # noqa: PLR0913 (a pull request's fields)
     target: Target,
     head: str,
     base: str,

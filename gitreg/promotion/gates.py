@@ -194,7 +194,7 @@ def _artifact(gate: Mapping[str, Any], mv: ModelVersion, ctx: GateContext) -> Ga
 
 
 def _uri_prefix(gate: Mapping[str, Any], mv: ModelVersion, ctx: GateContext) -> GateResult:
-    from gitreg.store import check_uri
+    from gitreg.store import check_uri  # noqa: PLC0415 (fsspec loads only when bytes move)
 
     prefixes = gate["uri_prefix"]
     if not isinstance(prefixes, list) or not all(isinstance(p, str) for p in prefixes):

@@ -99,7 +99,7 @@ def current_holder(reader: Reader, name: str, stage: str, other_than: int) -> Mo
 
 def verifier(storage_options: Mapping[str, Any]) -> Callable[[ArtifactRef], str]:
     """Check an artifact's size and digest where it lives; "" when they match."""
-    from gitreg import store
+    from gitreg import store  # noqa: PLC0415 (fsspec loads only when bytes move)
 
     def check(ref: ArtifactRef) -> str:
         try:
@@ -125,7 +125,7 @@ def needs_history(
     return any(isinstance(g, Mapping) and g.keys() & set(_HISTORY_GATES) for g in rule_gates)
 
 
-def gate_context(
+def gate_context(  # noqa: PLR0913 (keyword-only switches)
     reader: Reader,
     git: Git,
     ref: str,

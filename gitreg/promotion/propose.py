@@ -65,7 +65,7 @@ def branch_name(name: str, version: int, stage: str, rollback: bool = False) -> 
     return f"{kind}/{name}-v{version}-{stage.lower()}"
 
 
-def propose(
+def propose(  # noqa: PLR0913 (keyword-only switches)
     reg: Reader,
     name: str,
     version: int | str,
@@ -97,7 +97,8 @@ def propose(
     notes: list[str] = []
     pushed_to = url = None
     if push and has_remote:
-        from gitreg.promotion import forge
+        # the forge client loads only when a PR is opened
+        from gitreg.promotion import forge  # noqa: PLC0415
 
         remote_url = git.remote_url(remote)
         git.run("push", "-q", remote, f"refs/heads/{branch}:refs/heads/{branch}")

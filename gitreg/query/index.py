@@ -49,7 +49,7 @@ Build = Callable[[str, dict[str, Any]], Any]  # (registry path, canonical dict) 
 
 def blob_id(raw: bytes) -> str:
     """The id git gives these bytes as a blob."""
-    import hashlib  # 3 ms to import; a query the stat cache answers never needs it
+    import hashlib  # noqa: PLC0415 (3 ms to import; a query the stat cache answers never needs it)
 
     return hashlib.sha1(b"blob %d\0" % len(raw) + raw, usedforsecurity=False).hexdigest()
 
@@ -323,8 +323,11 @@ def _read(root: Path, path: str) -> bytes | None:
 def parse(path: str, raw: bytes) -> bytes:
     """One registry file's record as stored in the index (its canonical dict, marshalled),
     or ManifestError saying what is wrong and where."""
-    from gitreg.files import schema, yamlio
-    from gitreg.manifest import ModelVersion, RegisteredModel
+    # the parser loads only to index new files
+    from gitreg.files import schema, yamlio  # noqa: PLC0415 (the parser loads only to index new files)
+
+    # only index builders build records
+    from gitreg.manifest import ModelVersion, RegisteredModel  # noqa: PLC0415
 
     doc = yamlio.load(raw, path)
     kind, make = (
@@ -354,7 +357,8 @@ def _parse_all(unparsed: dict[str, bytes]) -> dict[str, bytes]:
     """Parse files, on every core when there are many (the first query after a clone)."""
     items = sorted(unparsed.items())
     if len(items) > _PARALLEL_ABOVE and (os.cpu_count() or 1) > 1:
-        from concurrent.futures import ProcessPoolExecutor
+        # pools start only for large jobs
+        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
 
         jobs = os.cpu_count() or 1
         size = max(200, len(items) // (jobs * 8))

@@ -78,7 +78,7 @@ class Reader:
 
     @cached_property
     def _index(self) -> index.Index | None:
-        from gitreg.query import index
+        from gitreg.query import index  # noqa: PLC0415 (no index is opened until a query needs one)
 
         return index.open_index(self.root)
 
@@ -90,7 +90,8 @@ class Reader:
 
     def _doc(self, rel: str) -> yamlio.Document | None:
         """A registry file, loaded with the hardened loader, or None if it is absent."""
-        from gitreg.files import yamlio  # here: a read the query index answers never needs YAML
+        # a read the query index answers never needs YAML
+        from gitreg.files import yamlio  # noqa: PLC0415
 
         raw = self.tree.read(rel)
         return None if raw is None else yamlio.load(raw, rel)
@@ -189,7 +190,7 @@ class Reader:
         spec = [f"{model_dir(n)}/" for n in names] if names is not None else [f"{MODELS}/"]
         if names == []:
             return {}
-        from gitreg.query import index
+        from gitreg.query import index  # noqa: PLC0415 (no index is opened until a query needs one)
 
         out = self.git.run_bytes("ls-tree", "-r", "-z", self.tree.sha, "--", *spec)
         entries = {}
@@ -258,7 +259,7 @@ class Reader:
         self, filter: str = "", order_by: Iterable[str] = (), max_results: int | None = None
     ) -> list[ModelVersion]:
         """Versions matching an MLflow filter string (plus stage, metrics, params, aliases)."""
-        from gitreg.query import search
+        from gitreg.query import search  # noqa: PLC0415 (the filter parser loads only for searches)
 
         flt = search.parse(filter)
         with _bulk():
@@ -267,7 +268,7 @@ class Reader:
     def _search_versions(
         self, flt: search.Filter, order_by: Iterable[str], max_results: int | None
     ) -> list[ModelVersion]:
-        from gitreg.query import search
+        from gitreg.query import search  # noqa: PLC0415 (the filter parser loads only for searches)
 
         rows = []
         for model, versions in self.catalog(_only_names(flt.node)):
@@ -284,7 +285,7 @@ class Reader:
     def search_models(
         self, filter: str = "", order_by: Iterable[str] = (), max_results: int | None = None
     ) -> list[RegisteredModel]:
-        from gitreg.query import search
+        from gitreg.query import search  # noqa: PLC0415 (the filter parser loads only for searches)
 
         flt = search.parse(filter)
         records = [model_row(m) for m in self.list_models()]
@@ -308,7 +309,7 @@ def newest_per_stage(versions: Iterable[V], stages: Iterable[str] | None = None)
 
 def _only_names(node: search.Node | None) -> frozenset[str] | None:
     """The only model names a record matching ``node`` can have, or None if any may."""
-    from gitreg.query import search
+    from gitreg.query import search  # noqa: PLC0415 (the filter parser loads only for searches)
 
     if isinstance(node, search.Compare):
         if node.field != search.Field("attr", "name") or node.op not in ("=", "IN"):

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     if name == "Registry":  # loaded on first use: read commands never need the writes
-        from gitreg.registry.writes import Registry
+        # the writes load on first use; reads start without them
+        from gitreg.registry.writes import Registry  # noqa: PLC0415
 
         return Registry
     raise AttributeError(f"module 'gitreg.registry' has no attribute {name!r}")

@@ -47,19 +47,20 @@ class RegistryView(Reader):
         since: str | None = None,
     ) -> list[Change]:
         """Every change to model ``name`` up to this view's commit, oldest first."""
-        from gitreg.trail.history import history
+        from gitreg.trail.history import history  # noqa: PLC0415 (most reads need no history)
 
         return history(self.git, self.tip, name, version=version, stage=stage, since=since)
 
     def events(self, from_ref: str, to_ref: str = "HEAD") -> list[Change]:
         """The changes in the first-parent commits ``from_ref..to_ref`` as typed events."""
-        from gitreg.trail.events import events
+        from gitreg.trail.events import events  # noqa: PLC0415 (most reads need no history)
 
         return events(self.git, from_ref, to_ref)
 
     def check(self) -> list[ManifestError]:
         """Every problem in every registry file, as ``path:line: message`` errors."""
-        from gitreg.files.check import check_tree
+        # loads the YAML reader and jsonschema
+        from gitreg.files.check import check_tree  # noqa: PLC0415
 
         return check_tree(self.tree)
 
@@ -68,7 +69,7 @@ class RegistryView(Reader):
     ) -> ModelVersion:
         """Copy a version's artifact to ``dest``, verified; through the local cache
         (``store.cached_download``) unless ``cache`` is False."""
-        from gitreg import store
+        from gitreg import store  # noqa: PLC0415 (fsspec loads only when bytes move)
 
         mv = self.resolve(uri)
         if cache:
@@ -80,7 +81,7 @@ class RegistryView(Reader):
     def verify(self, version: str | ModelVersion, progress: Progress = None) -> store.Verification:
         """Check the bytes behind a version (a ``models:/`` URI or a ModelVersion) against
         its manifest: size first, then sha256. ("OK" | "MISMATCH" | "MISSING", why)."""
-        from gitreg import store
+        from gitreg import store  # noqa: PLC0415 (fsspec loads only when bytes move)
 
         mv = self.resolve(version) if isinstance(version, str) else version
         return store.verify_detail(mv.artifact, self.config.storage_options, progress)

@@ -45,7 +45,7 @@ class Registry(RegistryView):
     # --- writes --------------------------------------------------------------------------
 
     @lock.locked
-    def register(
+    def register(  # noqa: PLR0913 (the manifest's fields, keyword-only)
         self,
         name: str,
         artifact: str | os.PathLike[str],
@@ -146,7 +146,7 @@ class Registry(RegistryView):
                 f"gitreg.yaml sends {stage} through a pull request; "
                 "prepare one with propose_transition() (the CLI's 'gitreg transition' does)"
             )
-        from gitreg.promotion import gates, plan
+        from gitreg.promotion import gates, plan  # noqa: PLC0415 (only promotions need it)
 
         if rule.gates:  # gates bind direct commits too, not only pull requests
             ctx = plan.gate_context(self, self.git, "HEAD", mv, stage)
@@ -157,7 +157,7 @@ class Registry(RegistryView):
         self.committer.commit(message, version_files(changed))
         return changed[0]
 
-    def propose_transition(
+    def propose_transition(  # noqa: PLR0913 (keyword-only switches)
         self,
         name: str,
         version: int | str,
@@ -170,7 +170,7 @@ class Registry(RegistryView):
         """Prepare a transition as a pull request: a branch from the default branch with the
         change (the work tree and current branch untouched), pushed, and the pull request
         opened where a forge is configured. Raises GatesFailed unless ``ignore_gates``."""
-        from gitreg.promotion import propose
+        from gitreg.promotion import propose  # noqa: PLC0415 (only promotions need it)
 
         self._writable()
         return propose.propose(
@@ -181,7 +181,7 @@ class Registry(RegistryView):
         self, name: str, stage: str = "Production", *, push: bool = True, open_pr: bool = True
     ) -> Proposal:
         """``propose_transition`` back to the version that held ``stage`` before."""
-        from gitreg.promotion import propose
+        from gitreg.promotion import propose  # noqa: PLC0415 (only promotions need it)
 
         self._writable()
         version = propose.previous_holder(self, name, stage)
@@ -292,13 +292,14 @@ class Registry(RegistryView):
         raw = self.tree.read(CONFIG)
         if raw is None or schema_memo.seen(self.root, raw, "config"):
             return
-        from gitreg.files import yamlio
+        # a read the query index answers never needs YAML
+        from gitreg.files import yamlio  # noqa: PLC0415
 
         schema.validate(yamlio.load(raw, CONFIG), "config")
         schema_memo.remember(self.root, raw, "config")
 
     def _artifact(self, name: str, artifact: str, progress: Progress) -> Any:
-        from gitreg import store
+        from gitreg import store  # noqa: PLC0415 (fsspec loads only when bytes move)
 
         cfg = self.config
         store.check_options(cfg.storage_options)
@@ -327,14 +328,16 @@ class Registry(RegistryView):
         renamed away (0 if never), so re-creating it never reissues a number. Read from
         ``.gitreg/retired.yaml``, which those writes keep: one file read, whatever the
         length of the history."""
-        from gitreg.files.check import retired_numbers
+        # loads the YAML reader and jsonschema
+        from gitreg.files.check import retired_numbers  # noqa: PLC0415
 
         return retired_numbers(self.tree.read(RETIRED)).get(name, 0)
 
     def _retire(self, model: RegisteredModel, versions: Iterable[ModelVersion]) -> dict[str, bytes]:
         """``.gitreg/retired.yaml`` with ``model``'s name mapped to the highest number it
         was issued, for the commit that makes the name disappear."""
-        from gitreg.files.check import dump_retired, retired_numbers
+        # loads the YAML reader and jsonschema
+        from gitreg.files.check import dump_retired, retired_numbers  # noqa: PLC0415
 
         retired = retired_numbers(self.tree.read(RETIRED))
         top = max([model.last_version, *(v.version for v in versions)])

@@ -223,7 +223,8 @@ class Git:
 
     def fetch(self, remote: str, branch: str, timeout: float) -> None:
         """Update ``refs/remotes/<remote>/<branch>`` from the remote, within ``timeout``."""
-        import git as gitpython
+        # GitPython costs ~150 ms; only remote work needs it
+        import git as gitpython  # noqa: PLC0415
 
         self.remote_url(remote)
         try:
@@ -236,9 +237,10 @@ class Git:
 
     def push(self, remote: str, branch: str, timeout: float) -> PushOutcome:
         """Push ``branch`` fast-forward only (never forced) and classify the answer."""
-        import logging
+        import logging  # noqa: PLC0415 (only remote work configures GitPython's logger)
 
-        import git as gitpython
+        # GitPython costs ~150 ms; only remote work needs it
+        import git as gitpython  # noqa: PLC0415
 
         self.remote_url(remote)
         logging.getLogger("git.remote").setLevel(logging.ERROR)  # the library stays silent

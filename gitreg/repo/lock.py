@@ -68,7 +68,7 @@ def lock_timeout() -> float:
 def hold(repo: HasGit, timeout: float | None = None) -> Iterator[None]:
     """Hold the repository's lock (waiting up to ``timeout`` seconds); the outermost holder
     first recovers from a write that an earlier process did not finish."""
-    import fcntl
+    import fcntl  # noqa: PLC0415 (POSIX only; imported where the lock is taken)
 
     gdir = git_dir(repo.root)
     if gdir in _held:

@@ -49,7 +49,7 @@ class LogEntry:
         return self.parents[0] if self.parents else None
 
 
-def read_log(
+def read_log(  # noqa: PLR0913 (each option is keyword-only and says what the walk reads)
     git: Git,
     revs: Sequence[str],
     paths: Sequence[str] = (MODELS + "/",),

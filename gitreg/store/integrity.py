@@ -44,7 +44,7 @@ def _check_ref(ref: ArtifactRef) -> None:
         raise DigestMismatch(shown, f"size {ref.size}", f"size {sum(f.size for f in ref.files)}")
 
 
-def _check_file(
+def _check_file(  # noqa: PLR0913 (keyword-only sink and progress)
     r: _Local | _Remote, entry: FileEntry, have: int | None, shown: str, *,
     sink: Path | None = None, progress: Progress = _NO_PROGRESS,
     cancel: threading.Event | None = None,

@@ -77,7 +77,8 @@ def _parallel(fn: Callable[[_T, threading.Event], _R], items: Sequence[_T]) -> l
     cancel = threading.Event()
     if len(items) <= 1:
         return [fn(item, cancel) for item in items]
-    from concurrent.futures import ThreadPoolExecutor, wait
+    # pools start only for large jobs
+    from concurrent.futures import ThreadPoolExecutor, wait  # noqa: PLC0415
 
     def run(item: _T) -> _R:
         if cancel.is_set():
@@ -137,7 +138,7 @@ def _open_local(path: Path) -> IO[bytes]:
 
 
 def _fs(uri: str, storage_options: Mapping[str, Any] | None) -> tuple[Any, str]:
-    import fsspec
+    import fsspec  # noqa: PLC0415 (the only fsspec import, when bytes move)
 
     fs, path = fsspec.core.url_to_fs(uri, **(storage_options or {}))
     fs.invalidate_cache()  # the instance is shared: never trust an earlier listing

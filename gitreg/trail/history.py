@@ -22,7 +22,7 @@ from gitreg.trail.changes import VERSION_STAGE as STAGE
 _MAX_HOPS = 32  # renames followed; a loop of renames ends here
 
 
-def history(
+def history(  # noqa: PLR0913 (the filters history --help documents)
     git: Git,
     tip: str,
     name: str,
