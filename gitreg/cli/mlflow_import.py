@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gitreg.cli.app import cli, emit, fail, json_option, open_registry
+from gitreg.cli.app import cli, emit, json_option, open_registry
 
 
 @cli.command("import-mlflow")
@@ -29,10 +29,10 @@ def import_mlflow(
     Example:
       gitreg import-mlflow --from sqlite:///mlflow.db --models 'fraud-*'
     """
-    try:  # gitreg.mlflow imports MLflow itself, so a missing extra shows here
-        from gitreg.mlflow.importer import import_mlflow as run_import  # noqa: PLC0415
-    except ImportError:
-        fail("import-mlflow needs MLflow: pip install 'gitreg-ml[mlflow]'")
+    from gitreg.mlflow import require  # noqa: PLC0415 (only this command needs MLflow)
+
+    require("import-mlflow")
+    from gitreg.mlflow.importer import import_mlflow as run_import  # noqa: PLC0415
 
     report = run_import(open_registry(ctx), tracking_uri, models, registry_uri)
     if as_json:

@@ -148,7 +148,13 @@ def transition(
 
 @cli.group()
 def alias() -> None:
-    """Point an alias (champion, challenger ...) at a version, or remove it."""
+    """Point an alias (champion, challenger ...) at a version, or remove it.
+
+    \b
+    Example:
+      gitreg alias set fraud-detector champion 3
+      gitreg alias delete fraud-detector challenger
+    """
 
 
 @alias.command("set")
@@ -186,7 +192,13 @@ def alias_delete(ctx: click.Context, name: str, alias_name: str, push: bool) -> 
 
 @cli.group()
 def tag() -> None:
-    """Set or delete a tag on a model or one of its versions."""
+    """Set or delete a tag on a model or one of its versions.
+
+    \b
+    Example:
+      gitreg tag set fraud-detector team=risk
+      gitreg tag delete fraud-detector validated --version 3
+    """
 
 
 @tag.command("set")

@@ -18,7 +18,7 @@ from gitreg.site import build_site
 CHROMIUM = shutil.which("chromium") or (
     "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
 )
-ARTIFACTS = Path(__file__).parent / "artifacts" / "site"
+ARTIFACTS = Path(__file__).parents[1] / "artifacts" / "site"
 ARGS = [
     "--headless",
     "--no-sandbox",

@@ -20,7 +20,7 @@ from gitreg.registry import Registry
 from gitreg.registry.template import init_registry
 from gitreg.repo import sync
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -208,7 +208,7 @@ def test_sign_matches_the_documented_receiver_check() -> None:
 def test_the_readme_receiver_snippet_verifies_our_signature(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    readme = (Path(__file__).parents[1] / "registry-template" / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "registry-template" / "README.md").read_text()
     snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
     scope: dict[str, Any] = {}
     exec(snippet, scope)
