@@ -192,15 +192,11 @@ class Reader:
             return {}
         from gitreg.query import index  # noqa: PLC0415 (no index is opened until a query needs one)
 
-        out = self.git.run_bytes("ls-tree", "-r", "-z", self.tree.sha, "--", *spec)
-        entries = {}
-        for line in out.split(b"\0"):
-            meta, _, path = line.decode("utf-8", "replace").partition("\t")
-            kind = meta.split(" ")
-            wanted = versions or path.endswith("/model.yaml")
-            if wanted and len(kind) == 3 and kind[1] == "blob" and index.in_layout(path):
-                entries[path] = kind[2]
-        return entries
+        return {
+            path: blob
+            for path, blob in self.git.blobs(self.tree.sha, spec)
+            if (versions or path.endswith("/model.yaml")) and index.in_layout(path)
+        }
 
     def version_numbers(self, name: str) -> list[int]:
         files = self.tree.children(versions_dir(name))

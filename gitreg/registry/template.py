@@ -27,8 +27,8 @@ def init_registry(path: Path, store: str | None = None, branch: str = "main") ->
         raise AlreadyExists(f"{path} is not empty; choose a new folder")
     git = Git(path) if (path / ".git").exists() else Git.init(path, branch)
     git.ident()  # fail before writing anything if git does not know the user
-    # Each write then rewrites only the index entries it changed (see Registry._commit).
-    git.run("config", "core.splitIndex", "true")
+    # Each write then rewrites only the index entries it changed (see repo.commit).
+    git.set_config("core.splitIndex", "true")
     shutil.copytree(template_dir(), path, dirs_exist_ok=True)
     schemas = path / ".gitreg" / "schemas"
     schemas.mkdir(parents=True, exist_ok=True)
@@ -39,8 +39,6 @@ def init_registry(path: Path, store: str | None = None, branch: str = "main") ->
         text = cfg.read_text().replace("store: file://../registry-artifacts", f"store: {store}")
         cfg.write_text(text)
     try:
-        git.run("add", "--all", ".")
-        git.run("commit", "-q", "--no-verify", "-m", "init gitreg registry")
+        return git.commit(["."], "init gitreg registry")
     except GitError as e:
         raise GitError(f"could not make the first commit in {path}: {e}") from None
-    return git.run("rev-parse", "HEAD").strip()

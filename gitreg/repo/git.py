@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from gitreg.errors import GitError, NotFound
@@ -153,6 +153,18 @@ class Git:
             return None
         first = got[2].split(b"\n", 1)[0].decode()  # a commit object starts "tree <id>"
         return got[0], first.removeprefix("tree ")
+
+    def blobs(self, ref: str, paths: Sequence[str]) -> Iterator[tuple[str, str]]:
+        """``(path, blob id)`` of every file under ``paths`` at ``ref`` (one ``ls-tree -r``)."""
+        out = self.run_bytes("ls-tree", "-r", "-z", ref, "--", *paths)
+        for line in out.split(b"\0"):
+            meta, _, path = line.decode("utf-8", "replace").partition("\t")
+            kind = meta.split(" ")
+            if len(kind) == 3 and kind[1] == "blob":
+                yield path, kind[2]
+
+    def set_config(self, key: str, value: str) -> None:
+        self.run("config", key, value)
 
     def list_tree(self, ref: str, path: str) -> list[tuple[str, str]]:
         """``(mode, name)`` of the direct children of folder ``path`` at ``ref``."""
