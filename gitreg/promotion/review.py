@@ -48,6 +48,7 @@ from gitreg.repo.tree import CommitTree
 
 _IMMUTABLE_TOP = ("name", "version", "created_at", "created_by")
 _IMMUTABLE_MAPS = ("params", "lineage")
+_MUTABLE = ("stage", "description", "tags")
 _MODES = {"120000": "a symbolic link", "160000": "a submodule", "100755": "an executable file"}
 
 
@@ -188,6 +189,15 @@ def _doc(git: Git, sha: str, path: str) -> yamlio.Document | None:
     return doc if isinstance(doc.data, dict) else None
 
 
+def judged(base: dict[str, Any] | None, head: dict[str, Any]) -> dict[str, Any]:
+    """The manifest the gates judge: the head's mutable fields (stage, description, tags)
+    over the base's immutable ones, so a change cannot write the facts it is judged on (a
+    metric added in the change that promotes never counts toward a gate in it)."""
+    if base is None:
+        return head
+    return {**base, **{k: head[k] for k in _MUTABLE if k in head}}
+
+
 def _immutable(report: Report, path: str, old: dict[str, Any], new: yamlio.Document) -> None:
     data = new.data
     changed: list[tuple[str, list[str | int]]] = []
@@ -266,7 +276,7 @@ def _version_change(
         )
         return
     try:
-        mv = ModelVersion.from_dict(new.data)
+        mv = ModelVersion.from_dict(judged(old.data if old else None, new.data))
     except (ValueError, KeyError, TypeError):
         return  # the schema check reports it
     rule = cfg.rule(name, new_stage)
