@@ -52,21 +52,30 @@ def show_proposal(p: Proposal, as_json: bool) -> None:
 @cli.command()
 @click.argument("name")
 @click.option("--stage", default="Production", show_default=True, help="The stage to restore.")
+@click.option("--alias", "alias_name", metavar="ALIAS", help="Restore this alias instead.")
 @click.option("--local", is_flag=True, help="Prepare the branch only: no push, no pull request.")
 @json_option
 @click.pass_context
-def rollback(ctx: click.Context, name: str, stage: str, local: bool, as_json: bool) -> None:
+def rollback(
+    ctx: click.Context, name: str, stage: str, alias_name: str | None, local: bool, as_json: bool
+) -> None:
     """Prepare a pull request that brings back the previous Production version.
 
     The branch (rollback/NAME-vN-production) starts from the default branch and archives
-    the current holder; your checkout is untouched.
+    the current holder; your checkout is untouched. With --alias, the alias goes back to
+    the version it pointed at before.
 
     \b
     Example:
       gitreg rollback fraud-detector
+      gitreg rollback fraud-detector --alias champion
     """
     reg = open_registry(ctx)
-    show_proposal(reg.propose_rollback(name, stage, push=not local, open_pr=not local), as_json)
+    if alias_name is not None:
+        p = reg.propose_alias_rollback(name, alias_name, push=not local, open_pr=not local)
+    else:
+        p = reg.propose_rollback(name, stage, push=not local, open_pr=not local)
+    show_proposal(p, as_json)
 
 
 def check_base(ctx: click.Context, base: str, head: str, fmt: str, verify_artifacts: bool) -> None:

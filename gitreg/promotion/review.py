@@ -38,7 +38,7 @@ from gitreg.layout import (
     versions_dir,
 )
 from gitreg.manifest import ModelVersion
-from gitreg.promotion import gates
+from gitreg.promotion import aliases, gates
 from gitreg.promotion.gates import GateResult
 from gitreg.promotion.plan import gate_context, needs_history
 from gitreg.query.reader import Reader
@@ -148,6 +148,7 @@ def check_diff(git: Git, base: str, head: str = "HEAD", *, verify: bool = True) 
             _version_change(git, cfg, base_view, report, path, mb, head_sha, verify)
         elif where is not None:
             _model_change(git, report, path, mb, head_sha)
+            _alias_moves(git, cfg, base_view, report, path, mb, head_sha, verify)
         elif path != "models/.gitkeep":
             report.findings.append(Finding(path, None, "file", "unexpected file under models/"))
     for t in report.transitions:
@@ -348,6 +349,60 @@ def _numbering(
                 f"number it {max(issued) + 1} or above",
             )
         )
+
+
+def _alias_moves(
+    git: Git,
+    cfg: Config,
+    base_view: Reader,
+    report: Report,
+    path: str,
+    mb: str,
+    head: str,
+    verify: bool,
+) -> None:
+    """Judge every move of a protected alias in ``path`` (a model.yaml) by the base policy:
+    the alias rule's gates on the version it moves to, as the base has that version."""
+    where = parse_path(path)
+    assert where is not None
+    name = where.name
+    old, new = _doc(git, mb, path), _doc(git, head, path)
+    if new is None:
+        return  # a deleted model: its versions' files are judged one by one
+    before = (old.data.get("aliases") if old else None) or {}
+    after = new.data.get("aliases") or {}
+    former = tuple((old.data.get("former_names") if old else None) or ())
+    for alias in sorted(set(before) | set(after)):
+        if before.get(alias) == after.get(alias):
+            continue
+        rule = cfg.alias_rule(name, str(alias), former)
+        if rule is None:
+            continue
+        was = f"@{alias}=v{before[alias]}" if alias in before else f"@{alias}=(unset)"
+        number = after.get(alias)
+        if not isinstance(number, int):
+            report.transitions.append(
+                Transition(name, before.get(alias, 0), was, f"@{alias} deleted", path)
+            )
+            continue
+        line = new.line(["aliases", alias])
+        try:
+            base_view.get_version(name, number)
+        except NotFound:
+            report.findings.append(
+                Finding(
+                    path,
+                    line,
+                    "gate",
+                    f"{name}@{alias} -> v{number}: the base has no {name} v{number}; register "
+                    "it in a change of its own first",
+                )
+            )
+            continue
+        results = aliases.judge(base_view, report.base, name, str(alias), number, verify=verify)
+        for r in gates.failures(results):
+            report.findings.append(Finding(path, line, "gate", f"{name}@{alias} -> v{number}: {r}"))
+        report.transitions.append(Transition(name, number, was, f"@{alias}", path, results))
 
 
 def _model_change(git: Git, report: Report, path: str, mb: str, head: str) -> None:

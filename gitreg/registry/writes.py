@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gitreg import dates, secrets
 from gitreg.errors import AlreadyExists, ArtifactError, Conflict, NotFound, PolicyError, UsageError
@@ -26,15 +26,13 @@ from gitreg.layout import (
     version_path,
 )
 from gitreg.manifest import ModelVersion, RegisteredModel
+from gitreg.registry.governed import Governed
 from gitreg.registry.view import Progress, RegistryView
 from gitreg.repo import lock
 from gitreg.repo.commit import Committer
 
-if TYPE_CHECKING:
-    from gitreg.promotion.propose import Proposal
 
-
-class Registry(RegistryView):
+class Registry(Governed, RegistryView):
     """A registry repository: ``Registry(path)`` reads and writes its work tree."""
 
     @cached_property
@@ -157,36 +155,6 @@ class Registry(RegistryView):
         self.committer.commit(message, version_files(changed))
         return changed[0]
 
-    def propose_transition(
-        self,
-        name: str,
-        version: int | str,
-        stage: str,
-        *,
-        ignore_gates: bool = False,
-        push: bool = True,
-        open_pr: bool = True,
-    ) -> Proposal:
-        """Prepare a transition as a pull request: a branch from the default branch with the
-        change (the work tree and current branch untouched), pushed, and the pull request
-        opened where a forge is configured. Raises GatesFailed unless ``ignore_gates``."""
-        from gitreg.promotion import propose
-
-        self._writable()
-        return propose.propose(
-            self, name, version, stage, ignore_gates=ignore_gates, push=push, open_pr=open_pr
-        )
-
-    def propose_rollback(
-        self, name: str, stage: str = "Production", *, push: bool = True, open_pr: bool = True
-    ) -> Proposal:
-        """``propose_transition`` back to the version that held ``stage`` before."""
-        from gitreg.promotion import propose
-
-        self._writable()
-        version = propose.previous_holder(self, name, stage)
-        return propose.propose(self, name, version, stage, push=push, open_pr=open_pr)
-
     @lock.locked
     def set_alias(self, name: str, alias: str, version: int | str) -> RegisteredModel:
         self._writable()
@@ -198,6 +166,7 @@ class Registry(RegistryView):
         old = model.aliases.get(alias)
         if old == mv.version:
             return model
+        self._protected_alias(name, alias, mv.version)
         model = model.evolve(aliases={**model.aliases, alias: mv.version})
         was = f"v{old} -> " if old else ""
         self.committer.commit(
@@ -212,6 +181,7 @@ class Registry(RegistryView):
         model = self.get_model(name)
         if alias not in model.aliases:
             raise NotFound(f"{name} has no alias {alias!r}")
+        self._protected_alias(name, alias, None)
         old = model.aliases[alias]
         model = model.evolve(aliases={k: v for k, v in model.aliases.items() if k != alias})
         self.committer.commit(
@@ -287,6 +257,24 @@ class Registry(RegistryView):
         self.committer.commit(f"delete {name} v{mv.version}", files)
 
     # --- write helpers ----------------------------------------------------------------
+
+    def _protected_alias(self, name: str, alias: str, version: int | None) -> None:
+        """Refuse a direct move of an alias policy sends through a pull request; judge
+        the gates of one it lets move by commit."""
+        from gitreg.promotion import aliases, gates
+
+        rule = aliases.rule_for(self, name, alias)
+        if rule is None:
+            return
+        if rule.via == "pull_request":
+            raise PolicyError(
+                f"gitreg.yaml protects @{alias}: it moves through a pull request; "
+                "prepare one with propose_alias() (the CLI's 'gitreg alias' does)"
+            )
+        if version is not None:
+            failed = gates.failures(aliases.judge(self, "HEAD", name, alias, version))
+            if failed:
+                raise gates.GatesFailed(name, version, "@" + alias, failed)
 
     def _writable(self) -> None:
         raw = self.tree.read(CONFIG)
