@@ -103,6 +103,7 @@ def propose(
     push: bool = True,
     open_pr: bool = True,
     env: Mapping[str, str] | None = None,
+    rollback: bool = False,
 ) -> Proposal:
     """Move (``version`` None: delete) a protected alias on a new branch from the default
     branch, push it and open the pull request; the gates are judged first (GatesFailed)."""
@@ -128,6 +129,8 @@ def propose(
         aliases = {**model.aliases, alias: number}
         was = f"v{old} -> " if old else ""
         title, kind = f"{name}: alias {alias} {was}v{number}", "alias"
+        if rollback:
+            title, kind = title + " (rollback)", "rollback"
     branch = f"{kind}/{name}-{alias}-v{number}"
     if reg.git.run("check-ref-format", "--branch", branch, check=False).strip() != branch:
         raise UsageError(f"{branch!r} is not a valid branch name")

@@ -74,7 +74,9 @@ class Governed(RegistryView):
 
         self._writable()
         version = aliases.previous(self, name, alias)
-        return aliases.propose(self, name, alias, version, push=push, open_pr=open_pr)
+        return aliases.propose(
+            self, name, alias, version, push=push, open_pr=open_pr, rollback=True
+        )
 
     def alias_protected(self, name: str, alias: str) -> bool:
         """Whether gitreg.yaml sends moves of ``name``'s ``alias`` through a pull request."""
