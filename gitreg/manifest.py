@@ -235,6 +235,8 @@ class RegisteredModel:
     @classmethod
     def from_index(cls, d: dict[str, Any]) -> RegisteredModel:
         """From ``to_dict``'s output as the query index stored it (see ModelVersion)."""
+        if "former_names" in d:
+            d = {**d, "former_names": tuple(d["former_names"])}
         return cls(**d)
 
     def evolve(self, **changes: Any) -> RegisteredModel:

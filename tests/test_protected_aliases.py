@@ -25,7 +25,7 @@ def test_a_protected_alias_cannot_be_set_directly(tmp_path: Path) -> None:
     weak = staged_version(reg, tmp_path, auc=0.5)
     with pytest.raises(PolicyError, match="protects @champion"):
         reg.set_alias("m", "champion", weak)
-    with pytest.raises(GatesFailed, match="auc = 0.5 is below the minimum 0.8"):
+    with pytest.raises(GatesFailed, match=r"auc = 0\.5 is below the minimum 0\.8"):
         reg.propose_alias("m", "champion", weak)
     reg.set_alias("m", "challenger", weak)  # not protected: a plain commit
 
@@ -50,7 +50,7 @@ def test_check_and_audit_catch_a_hand_edited_alias_move(tmp_path: Path) -> None:
 
 
 def test_the_good_path_and_rollback_alias(tmp_path: Path) -> None:
-    reg, bare = make_registry(tmp_path, CHAMPION)
+    reg, _ = make_registry(tmp_path, CHAMPION)
     v1 = staged_version(reg, tmp_path, auc=0.9)
     v2 = staged_version(reg, tmp_path, auc=0.92)
     main_before = git(reg.root, "rev-parse", "main").strip()

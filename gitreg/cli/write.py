@@ -130,7 +130,9 @@ def transition(
       gitreg transition fraud-detector 3 Production
     """
     reg = open_registry(ctx)
-    if reg.config.rule(name, reg.config.canonical_stage(stage)).via == "pull_request":
+    from gitreg.promotion.plan import rule_for
+
+    if rule_for(reg, name, reg.config.canonical_stage(stage)).via == "pull_request":
         from gitreg.cli.promotion import propose
 
         propose(ctx, name, version, stage, ignore_gates=ignore_gates, local=local, as_json=as_json)

@@ -35,6 +35,7 @@ from gitreg.layout import (
     VERSION_FILE,
     model_path,
     parse_path,
+    version_path,
     versions_dir,
 )
 from gitreg.manifest import ModelVersion
@@ -246,6 +247,8 @@ def _version_change(
     if new is None:
         if old is not None:
             stage = str(old.data.get("stage"))
+            if _carried(git, report, head, name, number):
+                return  # renamed in this change: judged under its new name
             if stage == "Production" or cfg.rule(name, stage).via == "pull_request":
                 report.findings.append(
                     Finding(
@@ -256,6 +259,9 @@ def _version_change(
                     )
                 )
         return
+    former = _former_names(git, (report.base, head), name)
+    if old is None:
+        old = _renamed_from(git, mb, head, former, number, name)
     if old is not None:
         _immutable(report, path, old.data, new)
         old_stage = old.data.get("stage")
@@ -280,7 +286,7 @@ def _version_change(
         mv = ModelVersion.from_dict(judged(old.data if old else None, new.data))
     except (ValueError, KeyError, TypeError):
         return  # the schema check reports it
-    rule = cfg.rule(name, new_stage)
+    rule = cfg.rule(name, new_stage, former)
     history = needs_history(rule.gates, rule.from_stages, old_stage)
     ctx = gate_context(base_view, git, report.base, mv, new_stage, verify=verify, history=history)
     if rule.from_stages is not None and old_stage not in rule.from_stages and not ctx.rollback:
@@ -310,6 +316,40 @@ def _version_change(
                     "previous holder in the same change",
                 )
             )
+
+
+def _former_names(git: Git, shas: tuple[str, ...], name: str) -> tuple[str, ...]:
+    """Every former name of ``name`` on either side (the base's cannot be dropped by the
+    change; the head's can only add names, which only makes the rule stricter)."""
+    found: list[str] = []
+    for sha in shas:
+        doc = _doc(git, sha, model_path(name))
+        names = doc.data.get("former_names") if doc is not None else None
+        found += [n for n in names or () if isinstance(n, str) and n not in found]
+    return tuple(found)
+
+
+def _carried(git: Git, report: Report, head: str, name: str, number: int) -> bool:
+    """Whether this change renames ``name`` and carries its version ``number`` along."""
+    for path in report.changed:
+        where = parse_path(path)
+        if where and where.version == number and where.name != name:
+            if name in _former_names(git, (head,), where.name):
+                return True
+    return False
+
+
+def _renamed_from(
+    git: Git, mb: str, head: str, former: tuple[str, ...], number: int, name: str
+) -> yamlio.Document | None:
+    """The manifest a rename in this change carried over (under the new name), or None."""
+    for old_name in reversed(former):
+        path = version_path(old_name, number)
+        doc = _doc(git, mb, path)
+        if doc is not None and git.show(head, path) is None:
+            doc.data["name"] = name
+            return doc
+    return None
 
 
 def _head_stages(git: Git, head: str, name: str) -> list[tuple[int, str]]:

@@ -138,14 +138,14 @@ class Registry(Governed, RegistryView):
         mv = self.get_version(name, version)
         if mv.stage == stage:
             raise Conflict(f"{name} v{mv.version} is already in {stage}")
-        rule = cfg.rule(name, stage)
+        from gitreg.promotion import gates, plan
+
+        rule = plan.rule_for(self, name, stage)
         if rule.via == "pull_request":
             raise PolicyError(
                 f"gitreg.yaml sends {stage} through a pull request; "
                 "prepare one with propose_transition() (the CLI's 'gitreg transition' does)"
             )
-        from gitreg.promotion import gates, plan
-
         if rule.gates:  # gates bind direct commits too, not only pull requests
             ctx = plan.gate_context(self, self.git, "HEAD", mv, stage)
             failed = gates.failures(gates.evaluate(rule.gates, mv, ctx))
@@ -226,7 +226,11 @@ class Registry(Governed, RegistryView):
             raise AlreadyExists(f"a model named {new!r} already exists")
         versions = [v.evolve(name=new) for v in self.versions(old)]
         # ``new`` may be a retired name: its numbering continues above what it issued.
-        renamed = model.evolve(name=new, last_version=max(model.last_version, self._max_ever(new)))
+        renamed = model.evolve(
+            name=new,
+            last_version=max(model.last_version, self._max_ever(new)),
+            former_names=(*model.former_names, old),  # overrides keep applying under it
+        )
         files: dict[str, bytes | None] = {p: None for p in self._model_files(old)}
         files[model_path(new)] = dump_record(renamed.to_dict(), "model")
         files.update(version_files(versions))
@@ -356,7 +360,7 @@ class Registry(Governed, RegistryView):
 
     def _refuse_protected(self, versions: Iterable[ModelVersion]) -> None:
         for mv in versions:
-            rule = self.config.rule(mv.name, mv.stage)
+            rule = self.config.rule(mv.name, mv.stage, self.get_model(mv.name).former_names)
             if mv.stage == "Production" or rule.via == "pull_request":
                 raise PolicyError(
                     f"{mv.name} v{mv.version} is in {mv.stage} and cannot be deleted; "
