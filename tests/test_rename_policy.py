@@ -23,12 +23,12 @@ STRICT_FRAUD = (
 def test_a_refused_model_stays_refused_after_a_rename(tmp_path: Path) -> None:
     reg, _ = make_registry(tmp_path, STRICT_FRAUD)
     v = staged_version(reg, tmp_path, auc=0.9, name="fraud-x")
-    with pytest.raises(GatesFailed, match="minimum 0.95"):
+    with pytest.raises(GatesFailed, match=r"minimum 0\.95"):
         reg.propose_transition("fraud-x", v, "Production", push=False)
     result = CliRunner().invoke(cli, ["--repo", str(reg.root), "rename", "fraud-x", "x-fraud"])
     assert result.exit_code == 0, result.output
     assert reg.get_model("x-fraud").former_names == ("fraud-x",)
-    with pytest.raises(GatesFailed, match="minimum 0.95"):
+    with pytest.raises(GatesFailed, match=r"minimum 0\.95"):
         reg.propose_transition("x-fraud", v, "Production", push=False)
     # A hand-made pull request that promotes under the new name fails check --base too.
     p = reg.propose_transition("x-fraud", v, "Production", push=False, ignore_gates=True)

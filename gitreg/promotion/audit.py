@@ -187,21 +187,26 @@ def audit(
     return report
 
 
-def accepted_findings(git: Git, sha: str) -> dict[str, str]:
-    """commit -> reason, from ``.gitreg/audit.yaml`` at ``sha`` (empty if absent or bad)."""
+def accepted_entries(git: Git, sha: str) -> list[dict[str, Any]]:
+    """The entries of ``.gitreg/audit.yaml`` at ``sha`` (empty if absent or unreadable)."""
     raw = git.show(sha, ACCEPTED)
     if raw is None:
-        return {}
+        return []
     try:
         data = yamlio.load(raw, ACCEPTED).data
     except ManifestError:
-        return {}
+        return []
     entries = data.get("accepted") if isinstance(data, dict) else None
-    out: dict[str, str] = {}
-    for e in entries if isinstance(entries, list) else []:
-        if isinstance(e, dict) and isinstance(e.get("commit"), str):
-            out[e["commit"]] = str(e.get("reason", ""))
-    return out
+    return [
+        e
+        for e in (entries if isinstance(entries, list) else [])
+        if isinstance(e, dict) and isinstance(e.get("commit"), str)
+    ]
+
+
+def accepted_findings(git: Git, sha: str) -> dict[str, str]:
+    """commit -> reason, from ``.gitreg/audit.yaml`` at ``sha``."""
+    return {e["commit"]: str(e.get("reason", "")) for e in accepted_entries(git, sha)}
 
 
 def _finding(kind: str, c: LogEntry, message: str) -> AuditFinding:

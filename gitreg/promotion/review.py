@@ -333,9 +333,13 @@ def _carried(git: Git, report: Report, head: str, name: str, number: int) -> boo
     """Whether this change renames ``name`` and carries its version ``number`` along."""
     for path in report.changed:
         where = parse_path(path)
-        if where and where.version == number and where.name != name:
-            if name in _former_names(git, (head,), where.name):
-                return True
+        if (
+            where
+            and where.version == number
+            and where.name != name
+            and name in _former_names(git, (head,), where.name)
+        ):
+            return True
     return False
 
 

@@ -18,6 +18,21 @@ class Governed(RegistryView):
     def _writable(self) -> None:
         raise NotImplementedError  # Registry's
 
+    def _commit_files(self, message: str, files: dict[str, bytes | None]) -> str:
+        raise NotImplementedError  # Registry's, through its commit engine
+
+    def emergency_rollback(
+        self, name: str, reason: str, *, stage: str = "Production", alias: str | None = None
+    ) -> str:
+        """Break-glass: restore the previous holder of ``stage`` (or ``alias``) straight on
+        the default branch with the reason in a trailer; returns the commit. Refused
+        unless gitreg.yaml has ``break_glass: {allowed: true}``."""
+        from gitreg.promotion import emergency
+
+        self._writable()
+        message, files = emergency.plan(self, name, reason, stage=stage, alias=alias)
+        return self._commit_files(message, files)
+
     def propose_transition(
         self,
         name: str,
@@ -84,3 +99,12 @@ class Governed(RegistryView):
 
         rule = aliases.rule_for(self, name, alias)
         return rule is not None and rule.via == "pull_request"
+
+    def accept_finding(
+        self, commit: str, reason: str, *, push: bool = True, open_pr: bool = True
+    ) -> Proposal:
+        """Propose accepting the audit finding(s) of ``commit`` (``.gitreg/audit.yaml``)."""
+        from gitreg.promotion import acceptance
+
+        self._writable()
+        return acceptance.accept(self, commit, reason, push=push, open_pr=open_pr)

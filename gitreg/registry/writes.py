@@ -262,6 +262,10 @@ class Registry(Governed, RegistryView):
 
     # --- write helpers ----------------------------------------------------------------
 
+    @lock.locked
+    def _commit_files(self, message: str, files: dict[str, bytes | None]) -> str:
+        return self.committer.commit(message, files)
+
     def _protected_alias(self, name: str, alias: str, version: int | None) -> None:
         """Refuse a direct move of an alias policy sends through a pull request; judge
         the gates of one it lets move by commit."""
