@@ -13,7 +13,7 @@ from gitreg.cli.app import cli, emit, json_option, open_registry
 
 if TYPE_CHECKING:
     from gitreg.promotion.propose import Proposal
-    from gitreg.promotion.review import Report
+    from gitreg.promotion.report import Report
 
 
 def propose(

@@ -21,7 +21,6 @@ it is broken: it was checked when it landed, and a pull request is not answerabl
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 from typing import Any
 
 from gitreg.config import Config
@@ -39,9 +38,10 @@ from gitreg.layout import (
     versions_dir,
 )
 from gitreg.manifest import ModelVersion
-from gitreg.promotion import aliases, gates
-from gitreg.promotion.gates import GateResult
+from gitreg.promotion import gates
 from gitreg.promotion.plan import gate_context, needs_history
+from gitreg.promotion.report import Finding, Report, Transition, doc_at
+from gitreg.promotion.review_aliases import alias_moves
 from gitreg.query.reader import Reader
 from gitreg.repo.git import Git
 from gitreg.repo.log import diff, read_log
@@ -51,65 +51,6 @@ _IMMUTABLE_TOP = ("name", "version", "created_at", "created_by")
 _IMMUTABLE_MAPS = ("params", "lineage")
 _MUTABLE = ("stage", "description", "tags")
 _MODES = {"120000": "a symbolic link", "160000": "a submodule", "100755": "an executable file"}
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    path: str
-    line: int | None
-    rule: str  # schema | immutable | numbering | file | transition | gate | exclusive | ...
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.message}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "line": self.line, "rule": self.rule, "message": self.message}
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    name: str
-    version: int
-    from_stage: str
-    to_stage: str
-    path: str
-    results: tuple[GateResult, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "from": self.from_stage,
-            "to": self.to_stage,
-            "gates": [r.to_dict() for r in self.results],
-        }
-
-
-@dataclass(slots=True)
-class Report:
-    base: str
-    head: str
-    merge_base: str
-    findings: list[Finding] = field(default_factory=list)
-    transitions: list[Transition] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "base": self.base,
-            "head": self.head,
-            "merge_base": self.merge_base,
-            "changed": self.changed,
-            "transitions": [t.to_dict() for t in self.transitions],
-            "findings": [f.to_dict() for f in self.findings],
-        }
 
 
 def protects_policy(path: str) -> bool:
@@ -149,7 +90,7 @@ def check_diff(git: Git, base: str, head: str = "HEAD", *, verify: bool = True) 
             _version_change(git, cfg, base_view, report, path, mb, head_sha, verify)
         elif where is not None:
             _model_change(git, report, path, mb, head_sha)
-            _alias_moves(git, cfg, base_view, report, path, mb, head_sha, verify)
+            alias_moves(git, cfg, base_view, report, path, mb, head_sha, verify)
         elif path != "models/.gitkeep":
             report.findings.append(Finding(path, None, "file", "unexpected file under models/"))
     for t in report.transitions:
@@ -178,17 +119,6 @@ def _base_policy(git: Git, base: str, report: Report) -> Config | None:
     except (ManifestError, ValueError) as e:
         report.findings.append(Finding(CONFIG, None, "policy", f"the base policy is invalid: {e}"))
         return None
-
-
-def _doc(git: Git, sha: str, path: str) -> yamlio.Document | None:
-    raw = git.show(sha, path)
-    if raw is None:
-        return None
-    try:
-        doc = yamlio.load(raw, path)
-    except ManifestError:
-        return None  # the schema check reports it
-    return doc if isinstance(doc.data, dict) else None
 
 
 def judged(base: dict[str, Any] | None, head: dict[str, Any]) -> dict[str, Any]:
@@ -243,7 +173,7 @@ def _version_change(
     where = parse_path(path)
     assert where is not None and where.version is not None
     name, number = where.name, where.version
-    old, new = _doc(git, mb, path), _doc(git, head, path)
+    old, new = doc_at(git, mb, path), doc_at(git, head, path)
     if new is None:
         if old is not None:
             stage = str(old.data.get("stage"))
@@ -323,7 +253,7 @@ def _former_names(git: Git, shas: tuple[str, ...], name: str) -> tuple[str, ...]
     change; the head's can only add names, which only makes the rule stricter)."""
     found: list[str] = []
     for sha in shas:
-        doc = _doc(git, sha, model_path(name))
+        doc = doc_at(git, sha, model_path(name))
         names = doc.data.get("former_names") if doc is not None else None
         found += [n for n in names or () if isinstance(n, str) and n not in found]
     return tuple(found)
@@ -349,7 +279,7 @@ def _renamed_from(
     """The manifest a rename in this change carried over (under the new name), or None."""
     for old_name in reversed(former):
         path = version_path(old_name, number)
-        doc = _doc(git, mb, path)
+        doc = doc_at(git, mb, path)
         if doc is not None and git.show(head, path) is None:
             doc.data["name"] = name
             return doc
@@ -360,7 +290,7 @@ def _head_stages(git: Git, head: str, name: str) -> list[tuple[int, str]]:
     out = []
     for mode, entry in git.list_tree(head, versions_dir(name)):
         if mode == "100644" and VERSION_FILE.fullmatch(entry):
-            doc = _doc(git, head, f"{versions_dir(name)}/{entry}")
+            doc = doc_at(git, head, f"{versions_dir(name)}/{entry}")
             if doc is not None:
                 out.append((int(entry[:-5]), str(doc.data.get("stage"))))
     return sorted(out)
@@ -371,7 +301,7 @@ def _numbering(
 ) -> None:
     """A new version must be numbered above every number the base ever issued."""
     issued = [0]
-    model = _doc(git, report.base, model_path(name))
+    model = doc_at(git, report.base, model_path(name))
     if model is not None and isinstance(model.data.get("last_version"), int):
         issued.append(model.data["last_version"])
     issued += base_view.version_numbers(name)
@@ -395,62 +325,8 @@ def _numbering(
         )
 
 
-def _alias_moves(
-    git: Git,
-    cfg: Config,
-    base_view: Reader,
-    report: Report,
-    path: str,
-    mb: str,
-    head: str,
-    verify: bool,
-) -> None:
-    """Judge every move of a protected alias in ``path`` (a model.yaml) by the base policy:
-    the alias rule's gates on the version it moves to, as the base has that version."""
-    where = parse_path(path)
-    assert where is not None
-    name = where.name
-    old, new = _doc(git, mb, path), _doc(git, head, path)
-    if new is None:
-        return  # a deleted model: its versions' files are judged one by one
-    before = (old.data.get("aliases") if old else None) or {}
-    after = new.data.get("aliases") or {}
-    former = tuple((old.data.get("former_names") if old else None) or ())
-    for alias in sorted(set(before) | set(after)):
-        if before.get(alias) == after.get(alias):
-            continue
-        rule = cfg.alias_rule(name, str(alias), former)
-        if rule is None:
-            continue
-        was = f"@{alias}=v{before[alias]}" if alias in before else f"@{alias}=(unset)"
-        number = after.get(alias)
-        if not isinstance(number, int):
-            report.transitions.append(
-                Transition(name, before.get(alias, 0), was, f"@{alias} deleted", path)
-            )
-            continue
-        line = new.line(["aliases", alias])
-        try:
-            base_view.get_version(name, number)
-        except NotFound:
-            report.findings.append(
-                Finding(
-                    path,
-                    line,
-                    "gate",
-                    f"{name}@{alias} -> v{number}: the base has no {name} v{number}; register "
-                    "it in a change of its own first",
-                )
-            )
-            continue
-        results = aliases.judge(base_view, report.base, name, str(alias), number, verify=verify)
-        for r in gates.failures(results):
-            report.findings.append(Finding(path, line, "gate", f"{name}@{alias} -> v{number}: {r}"))
-        report.transitions.append(Transition(name, number, was, f"@{alias}", path, results))
-
-
 def _model_change(git: Git, report: Report, path: str, mb: str, head: str) -> None:
-    old, new = _doc(git, mb, path), _doc(git, head, path)
+    old, new = doc_at(git, mb, path), doc_at(git, head, path)
     if old is None or new is None:
         return
     for key in ("name", "created_at", "created_by"):
