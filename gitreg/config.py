@@ -1,12 +1,14 @@
 """gitreg.yaml: the registry's stages, artifact settings and promotion rules.
 
 ``Config.from_dict`` takes data that already passed the schema. ``Config.rule`` answers
-"how may model M enter stage S", with per-pattern overrides applied.
+"how may model M enter stage S" (or move protected alias ``@A``), with per-pattern
+overrides applied under every name the model has had, the strictest winning.
 """
 
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +18,10 @@ from gitreg.manifest import DEFAULT_STAGES
 DEFAULT_STORE = "file://../registry-artifacts"
 _KEYS = {
     "stages", "default_branch", "artifacts", "promotion", "overrides", "webhooks", "remote",
-    "require_signed",
+    "require_signed", "break_glass", "writes",
 }  # fmt: skip
+# The keys whose change is a change of the rules: audit flags one that was not reviewed.
+PROTECTION_KEYS = ("promotion", "overrides", "writes", "require_signed", "break_glass")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +56,7 @@ class Config:
     webhooks: tuple[dict[str, Any], ...] = ()
     remote: dict[str, Any] = field(default_factory=dict)
     require_signed: bool = False  # gitreg audit: every default-branch commit must be signed
+    break_glass: bool = False  # gitreg rollback --emergency may commit on the default branch
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Config:
@@ -75,6 +80,7 @@ class Config:
             webhooks=tuple(d.get("webhooks") or ()),
             remote=dict(d.get("remote") or {}),
             require_signed=d.get("require_signed") is True,
+            break_glass=(d.get("break_glass") or {}).get("allowed") is True,
         )
 
     @property
@@ -93,10 +99,45 @@ class Config:
                 return s
         raise UsageError(f"unknown stage {stage!r}: gitreg.yaml allows {', '.join(self.stages)}")
 
-    def rule(self, model: str, stage: str) -> Rule:
-        """The rule for entering ``stage``, with the first matching override applied."""
+    def rule(self, model: str, stage: str, former: Sequence[str] = ()) -> Rule:
+        """The rule for entering ``stage`` (or moving alias ``"@name"``), with the first
+        matching override applied; with ``former`` names, the strictest of the rules under
+        each name (so a rename never escapes an override)."""
+        rules = [self._rule(n, stage) for n in dict.fromkeys([model, *former])]
+        return rules[0] if len(rules) == 1 else strictest(rules)
+
+    def _rule(self, model: str, stage: str) -> Rule:
         rule = self.promotion.get(stage, Rule())
         for pattern, stages in self.overrides.items():
             if fnmatch.fnmatchcase(model, pattern) and stage in stages:
                 return Rule.from_dict(stages[stage], base=rule)
         return rule
+
+    def alias_rule(self, model: str, alias: str, former: Sequence[str] = ()) -> Rule | None:
+        """The rule for moving ``alias`` of ``model``, or None if the alias is not protected."""
+        key = "@" + alias
+        names = [model, *former]
+        if key in self.promotion or any(
+            key in stages and any(fnmatch.fnmatchcase(n, p) for n in names)
+            for p, stages in self.overrides.items()
+        ):
+            return self.rule(model, key, former)
+        return None
+
+
+def strictest(rules: Sequence[Rule]) -> Rule:
+    """One rule at least as strict as each of ``rules``: a pull request if any asks for
+    one, every gate of each, only the ``from`` stages all allow."""
+    froms = [set(r.from_stages) for r in rules if r.from_stages is not None]
+    gates: list[dict[str, Any]] = []
+    for r in rules:
+        gates += [g for g in r.gates if g not in gates]
+    first = next((r.from_stages for r in rules if r.from_stages is not None), None)
+    return Rule(
+        via="pull_request" if any(r.via == "pull_request" for r in rules) else "commit",
+        from_stages=None
+        if first is None
+        else tuple(s for s in first if all(s in f for f in froms)),
+        exclusive=any(r.exclusive for r in rules),
+        gates=tuple(gates),
+    )

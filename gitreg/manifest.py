@@ -193,6 +193,7 @@ class RegisteredModel:
     tags: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
     last_version: int = 0
+    former_names: tuple[str, ...] = ()  # oldest first; kept by rename
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -203,6 +204,7 @@ class RegisteredModel:
             "last_version": self.last_version,
             "created_at": self.created_at,
             "created_by": self.created_by,
+            **({"former_names": list(self.former_names)} if self.former_names else {}),
         }
 
     @classmethod
@@ -211,7 +213,13 @@ class RegisteredModel:
         _strict(
             d,
             {"name": str, "created_at": str, "created_by": str},
-            {"description": str, "tags": _STRS, "aliases": (int,), "last_version": int},
+            {
+                "description": str,
+                "tags": _STRS,
+                "aliases": (int,),
+                "last_version": int,
+                "former_names": list,
+            },
         )
         return cls(
             name=d["name"],
@@ -221,11 +229,14 @@ class RegisteredModel:
             tags=dict(d.get("tags") or {}),
             aliases=dict(d.get("aliases") or {}),
             last_version=d.get("last_version", 0),
+            former_names=tuple(d.get("former_names") or ()),
         )
 
     @classmethod
     def from_index(cls, d: dict[str, Any]) -> RegisteredModel:
         """From ``to_dict``'s output as the query index stored it (see ModelVersion)."""
+        if "former_names" in d:
+            d = {**d, "former_names": tuple(d["former_names"])}
         return cls(**d)
 
     def evolve(self, **changes: Any) -> RegisteredModel:

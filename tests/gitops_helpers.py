@@ -58,9 +58,10 @@ def backdated(hours: float) -> Iterator[None]:
 def make_registry(tmp_path: Path, policy: str = POLICY) -> tuple[Registry, Path]:
     """A registry at tmp_path/reg whose ``origin`` is the bare repo tmp_path/remote.git."""
     path = tmp_path / "reg"
-    init_registry(path)
-    (path / "gitreg.yaml").write_text(policy)
-    git(path, "commit", "-qam", "strict policy")
+    with backdated(24 * 60):  # older than any backdated stay a test makes
+        init_registry(path)
+        (path / "gitreg.yaml").write_text(policy)
+        git(path, "commit", "-qa", "--amend", "--no-edit")  # the policy is the registry's creation
     bare = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
     git(path, "remote", "add", "origin", str(bare))
@@ -100,9 +101,12 @@ def staged_version(
 
 
 def merge_branch(reg: Registry, branch: str, message: str | None = None) -> None:
-    """Merge ``branch`` into main as GitHub's merge button does (a merge commit), push."""
+    """Merge ``branch`` into main as GitHub's merge button does (a merge commit), push.
+    Dated three days ago, so a test can stage a later version "48 hours ago" on top (trusted
+    time clamps a commit older than its parent to its parent's date)."""
     msg = message or f"Merge pull request #7 from acme/{branch}"
-    git(reg.root, "merge", "-q", "--no-ff", "-m", msg, branch)
+    with backdated(72):
+        git(reg.root, "merge", "-q", "--no-ff", "-m", msg, branch)
     git(reg.root, "push", "-q", "origin", "main")
 
 

@@ -13,7 +13,7 @@ from gitreg.cli.app import cli, emit, json_option, open_registry
 
 if TYPE_CHECKING:
     from gitreg.promotion.propose import Proposal
-    from gitreg.promotion.review import Report
+    from gitreg.promotion.report import Report
 
 
 def propose(
@@ -52,21 +52,53 @@ def show_proposal(p: Proposal, as_json: bool) -> None:
 @cli.command()
 @click.argument("name")
 @click.option("--stage", default="Production", show_default=True, help="The stage to restore.")
+@click.option("--alias", "alias_name", metavar="ALIAS", help="Restore this alias instead.")
 @click.option("--local", is_flag=True, help="Prepare the branch only: no push, no pull request.")
+@click.option("--emergency", is_flag=True, help="Break-glass: commit on the default branch.")
+@click.option("--reason", default="", help="With --emergency: why (recorded in a trailer).")
 @json_option
 @click.pass_context
-def rollback(ctx: click.Context, name: str, stage: str, local: bool, as_json: bool) -> None:
+def rollback(
+    ctx: click.Context,
+    name: str,
+    stage: str,
+    alias_name: str | None,
+    local: bool,
+    emergency: bool,
+    reason: str,
+    as_json: bool,
+) -> None:
     """Prepare a pull request that brings back the previous Production version.
 
     The branch (rollback/NAME-vN-production) starts from the default branch and archives
-    the current holder; your checkout is untouched.
+    the current holder; your checkout is untouched. With --alias, the alias goes back to
+    the version it pointed at before.
 
     \b
     Example:
       gitreg rollback fraud-detector
+      gitreg rollback fraud-detector --alias champion
+      gitreg rollback fraud-detector --emergency --reason "v7 is serving errors"
+
+    With --emergency (gitreg.yaml: break_glass: {allowed: true}) the previous holder is
+    restored straight on the default branch; gitreg audit reports it until accepted.
     """
     reg = open_registry(ctx)
-    show_proposal(reg.propose_rollback(name, stage, push=not local, open_pr=not local), as_json)
+    if emergency:
+        sha = reg.emergency_rollback(name, reason, stage=stage, alias=alias_name)
+        if as_json:
+            emit({"commit": sha, "emergency": True})
+        else:
+            click.echo(
+                f"emergency rollback committed: {sha[:12]}; gitreg audit reports it "
+                "until a reviewer accepts it (gitreg audit accept)"
+            )
+        return
+    if alias_name is not None:
+        p = reg.propose_alias_rollback(name, alias_name, push=not local, open_pr=not local)
+    else:
+        p = reg.propose_rollback(name, stage, push=not local, open_pr=not local)
+    show_proposal(p, as_json)
 
 
 def check_base(ctx: click.Context, base: str, head: str, fmt: str, verify_artifacts: bool) -> None:
@@ -137,20 +169,25 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--since", metavar="REF", help="Audit only commits after REF (must be an ancestor).")
 @click.option("--branch", metavar="BRANCH", help="The branch to audit (default: gitreg.yaml's).")
 @json_option
 @click.pass_context
 def audit(ctx: click.Context, since: str | None, branch: str | None, as_json: bool) -> None:
-    """Flag Production changes that skipped a pull request, and unsigned commits.
+    """Flag protected changes that skipped a pull request, and unsigned commits.
 
-    Walks the default branch's whole first-parent history; exits 1 on any finding.
+    Walks the default branch's first-parent history: stage and protected alias moves, the
+    policy itself (gitreg.yaml's protection keys, schemas, CODEOWNERS, workflows), future
+    dates. Exits 1 on an open finding, 4 when only emergency changes await review, 0
+    when every finding is accepted (gitreg audit accept).
 
     \b
     Example:
       gitreg audit --since v1.0 --json
     """
+    if ctx.invoked_subcommand is not None:
+        return
     from gitreg.promotion.audit import audit as run_audit  # noqa: PLC0415 (only audit needs it)
 
     reg = open_registry(ctx)
@@ -162,5 +199,26 @@ def audit(ctx: click.Context, since: str | None, branch: str | None, as_json: bo
             click.echo(str(f))
         if report.ok:
             click.echo(f"ok: {report.commits} commits on {report.branch} audited")
-    if not report.ok:
-        ctx.exit(1)
+    ctx.exit(report.exit_status)
+
+
+@audit.command("accept")
+@click.argument("commit")
+@click.option("--reason", required=True, help="Why the finding is acceptable (recorded).")
+@click.option("--local", is_flag=True, help="Prepare the branch only: no push, no pull request.")
+@click.pass_context
+def audit_accept(ctx: click.Context, commit: str, reason: str, local: bool) -> None:
+    """Accept the finding(s) of COMMIT: a pull request adding it to .gitreg/audit.yaml.
+
+    \b
+    Example:
+      gitreg audit accept 1a2b3c4d --reason "hotfix during incident 42, reviewed after"
+    """
+    reg = open_registry(ctx)
+    p = reg.accept_finding(commit, reason, push=not local, open_pr=not local)
+    where = f", pushed to {p.pushed_to}" if p.pushed_to else ""
+    click.echo(f"branch: {p.branch} ({p.commit[:12]}{where})")
+    if p.url:
+        click.echo(f"pull request: {p.url}")
+    for note in p.notes:
+        click.echo(note)

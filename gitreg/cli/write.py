@@ -130,9 +130,11 @@ def transition(
       gitreg transition fraud-detector 3 Production
     """
     reg = open_registry(ctx)
-    if reg.config.rule(name, reg.config.canonical_stage(stage)).via == "pull_request":
-        # only the pull-request path needs it
-        from gitreg.cli.promotion import propose  # noqa: PLC0415
+    # only transitions read the promotion rules
+    from gitreg.promotion.plan import rule_for  # noqa: PLC0415
+
+    if rule_for(reg, name, reg.config.canonical_stage(stage)).via == "pull_request":
+        from gitreg.cli.promotion import propose  # noqa: PLC0415 (only promotions need it)
 
         propose(ctx, name, version, stage, ignore_gates=ignore_gates, local=local, as_json=as_json)
         return
@@ -157,19 +159,35 @@ def alias() -> None:
     """
 
 
+_LOCAL = "Protected aliases: make the branch; no push, no pull request."
+
+
 @alias.command("set")
 @click.argument("name")
 @click.argument("alias_name", metavar="ALIAS")
 @click.argument("version")
 @push_option
+@click.option("--local", is_flag=True, help=_LOCAL)
 @click.pass_context
-def alias_set(ctx: click.Context, name: str, alias_name: str, version: str, push: bool) -> None:
+def alias_set(
+    ctx: click.Context, name: str, alias_name: str, version: str, push: bool, local: bool
+) -> None:
     """Point ALIAS of NAME at VERSION.
+
+    An alias gitreg.yaml protects ("@ALIAS" under promotion) with via: pull_request is
+    moved on a new branch with a pull request, its gates judged first; main is untouched.
 
     \b
     Example:
       gitreg alias set fraud-detector champion 3
     """
+    reg = open_registry(ctx)
+    if reg.alias_protected(name, alias_name):
+        # only the pull-request path needs it
+        from gitreg.cli.promotion import show_proposal  # noqa: PLC0415
+
+        show_proposal(reg.propose_alias(name, alias_name, version, push=not local), False)
+        return
     model, pushed = apply(ctx, push, lambda r: r.set_alias(name, alias_name, version))
     click.echo(f"{name}@{alias_name} -> v{model.aliases[alias_name]}{pushed}")
 
@@ -178,14 +196,22 @@ def alias_set(ctx: click.Context, name: str, alias_name: str, version: str, push
 @click.argument("name")
 @click.argument("alias_name", metavar="ALIAS")
 @push_option
+@click.option("--local", is_flag=True, help=_LOCAL)
 @click.pass_context
-def alias_delete(ctx: click.Context, name: str, alias_name: str, push: bool) -> None:
-    """Remove ALIAS from NAME.
+def alias_delete(ctx: click.Context, name: str, alias_name: str, push: bool, local: bool) -> None:
+    """Remove ALIAS from NAME (a protected alias: through a pull request).
 
     \b
     Example:
       gitreg alias delete fraud-detector challenger
     """
+    reg = open_registry(ctx)
+    if reg.alias_protected(name, alias_name):
+        # only the pull-request path needs it
+        from gitreg.cli.promotion import show_proposal  # noqa: PLC0415
+
+        show_proposal(reg.propose_alias(name, alias_name, None, push=not local), False)
+        return
     _, pushed = apply(ctx, push, lambda r: r.delete_alias(name, alias_name))
     click.echo(f"Deleted alias {name}@{alias_name}{pushed}")
 

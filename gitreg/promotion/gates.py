@@ -9,8 +9,10 @@ supplied (no artifact verifier, no stage history).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from gitreg.errors import PolicyError, UsageError
@@ -52,6 +54,7 @@ class GateContext:
     stage_hours: Callable[[str], float | None] = lambda _stage: None
     verify: Verifier | None = None
     rollback: bool = False
+    now: Callable[[], float] = time.time
 
 
 class GatesFailed(PolicyError):
@@ -152,8 +155,13 @@ def _time_in_stage(gate: Mapping[str, Any], mv: ModelVersion, ctx: GateContext) 
     if hours is None:
         return GateResult("time_in_stage", stage, False, f"the version was never in {stage}")
     if hours < need:
+        when = datetime.fromtimestamp(ctx.now() + (need - hours) * 3600, timezone.utc)
+        eligible = when.strftime("%Y-%m-%dT%H:%MZ")
         return GateResult(
-            "time_in_stage", stage, False, f"in {stage} for {hours:.1f} h; needs {need:g} h"
+            "time_in_stage",
+            stage,
+            False,
+            f"in {stage} for {hours:.1f} h; needs {need:g} h (eligible at {eligible})",
         )
     return GateResult("time_in_stage", stage, True, f"in {stage} for {hours:.1f} h")
 

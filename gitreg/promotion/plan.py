@@ -10,7 +10,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitreg.errors import ArtifactError, Conflict, PolicyError, UsageError
+from gitreg.config import Rule
+from gitreg.errors import ArtifactError, Conflict, NotFound, PolicyError, UsageError
 from gitreg.layout import version_path
 from gitreg.manifest import ArtifactRef, ModelVersion
 from gitreg.promotion import gates
@@ -33,6 +34,16 @@ class Plan:
     rollback: bool
 
 
+def rule_for(reader: Reader, name: str, stage: str) -> Rule:
+    """The rule for ``name`` entering ``stage``: the strictest under every name the model
+    has had (``former_names``), so a rename never escapes an override."""
+    try:
+        former = reader.get_model(name).former_names
+    except NotFound:
+        former = ()
+    return reader.config.rule(name, stage, former)
+
+
 def plan(reader: Reader, ref: str, name: str, version: int | str, stage: str) -> Plan:
     """Work out moving ``name`` v``version`` into ``stage`` as commit ``ref`` (read through
     ``reader``) has the registry; raises PolicyError if the rule's ``from`` refuses it."""
@@ -41,7 +52,7 @@ def plan(reader: Reader, ref: str, name: str, version: int | str, stage: str) ->
     mv = reader.get_version(name, version)
     if mv.stage == stage:
         raise Conflict(f"{name} v{mv.version} is already in {stage}")
-    rule = cfg.rule(name, stage)
+    rule = rule_for(reader, name, stage)
     ctx = gate_context(reader, reader.git, ref, mv, stage)
     changed, message = stage_change(reader, mv, stage, rollback=ctx.rollback)
     return Plan(
@@ -66,7 +77,7 @@ def stage_change(
     """The manifests and commit message that move ``mv`` into ``stage`` (already in its
     configured spelling) as gitreg.yaml's ``from`` and ``exclusive`` rules say. A
     rollback may return to a stage it held before whatever ``from`` says."""
-    rule = reader.config.rule(mv.name, stage)
+    rule = rule_for(reader, mv.name, stage)
     if rule.from_stages is not None and mv.stage not in rule.from_stages and not rollback:
         how = "through a pull request, and " if rule.via == "pull_request" else ""
         raise PolicyError(

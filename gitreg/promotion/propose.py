@@ -79,12 +79,9 @@ def propose(  # noqa: PLR0913 (keyword-only switches)
     """Commit the transition on a new branch from the default branch, push it, open the
     pull request. Refuses (GatesFailed) if a gate fails, unless ``ignore_gates``. ``reg``
     reads the work tree whose repository gets the branch."""
-    cfg = reg.config
     git = reg.git
-    remote = str(cfg.remote.get("name", "origin"))
-    has_remote = bool(git.run("config", "--get", f"remote.{remote}.url", check=False).strip())
-    base = _base_commit(reg, cfg.default_branch, remote if has_remote and push else None)
-    view = _at(reg, base)
+    base = base_commit(reg, push)
+    view = at(reg, base)
     p = plan(view, base, name, version, stage)
     failed = gates.failures(p.results)
     if failed and not ignore_gates:
@@ -94,30 +91,15 @@ def propose(  # noqa: PLR0913 (keyword-only switches)
         raise UsageError(f"{branch!r} is not a valid branch name")
     message = f"{p.message}\n\nGitreg-Op: {uuid.uuid4().hex}"
     commit = commit_on_branch(git, branch, base, version_files(p.changed), message)
-    notes: list[str] = []
-    pushed_to = url = None
-    if push and has_remote:
-        # the forge client loads only when a PR is opened
-        from gitreg.promotion import forge  # noqa: PLC0415
-
-        remote_url = git.remote_url(remote)
-        git.run("push", "-q", remote, f"refs/heads/{branch}:refs/heads/{branch}")
-        pushed_to = remote
-        target = forge.find_target(cfg.remote, remote_url, env) if open_pr else None
-        if target is None:
-            notes.append(f"open a pull request from {branch} into {cfg.default_branch}")
-        else:
-            title = p.message.splitlines()[0]
-            body = pr_body(p, branch)
-            try:
-                pr = forge.open_pull_request(target, branch, cfg.default_branch, title, body, env)
-                url = pr.url
-                if not pr.created:
-                    notes.append("the pull request already existed")
-            except forge.ForgeError as e:
-                notes.append(f"pull request not opened: {e}")
-    elif push:
-        notes.append(f"no remote {remote!r}: push {branch} and open a pull request yourself")
+    pushed_to, url, notes = publish(
+        reg,
+        branch,
+        p.message.splitlines()[0],
+        pr_body(p, branch),
+        push=push,
+        open_pr=open_pr,
+        env=env,
+    )
     return Proposal(
         name=name,
         version=p.version.version,
@@ -134,13 +116,62 @@ def propose(  # noqa: PLR0913 (keyword-only switches)
     )
 
 
+def publish(  # noqa: PLR0913 (the facts one judgement needs)
+    reg: Reader,
+    branch: str,
+    title: str,
+    body: str,
+    *,
+    push: bool,
+    open_pr: bool,
+    env: Mapping[str, str] | None = None,
+) -> tuple[str | None, str | None, list[str]]:
+    """Push ``branch`` and open its pull request into the default branch, where a remote
+    and a forge are configured: (the remote pushed to, the link, notes on what was not done)."""
+    cfg, git = reg.config, reg.git
+    remote = str(cfg.remote.get("name", "origin"))
+    has_remote = bool(git.run("config", "--get", f"remote.{remote}.url", check=False).strip())
+    notes: list[str] = []
+    pushed_to = url = None
+    if push and has_remote:
+        # the forge client loads only when a PR is opened
+        from gitreg.promotion import forge  # noqa: PLC0415
+
+        remote_url = git.remote_url(remote)
+        git.run("push", "-q", remote, f"refs/heads/{branch}:refs/heads/{branch}")
+        pushed_to = remote
+        target = forge.find_target(cfg.remote, remote_url, env) if open_pr else None
+        if target is None:
+            notes.append(f"open a pull request from {branch} into {cfg.default_branch}")
+        else:
+            try:
+                pr = forge.open_pull_request(target, branch, cfg.default_branch, title, body, env)
+                url = pr.url
+                if not pr.created:
+                    notes.append("the pull request already existed")
+            except forge.ForgeError as e:
+                notes.append(f"pull request not opened: {e}")
+    elif push:
+        notes.append(f"no remote {remote!r}: push {branch} and open a pull request yourself")
+    notes.append(f"CI runs: gitreg check --base {cfg.default_branch} --head {branch}")
+    return pushed_to, url, notes
+
+
+def base_commit(reg: Reader, push: bool) -> str:
+    """The default branch's tip to branch from: with ``push`` and a remote, fetched first."""
+    cfg, git = reg.config, reg.git
+    remote = str(cfg.remote.get("name", "origin"))
+    has_remote = bool(git.run("config", "--get", f"remote.{remote}.url", check=False).strip())
+    return _base_commit(reg, cfg.default_branch, remote if has_remote and push else None)
+
+
 def previous_holder(reg: Reader, name: str, stage: str = "Production") -> int:
     """The version that held ``stage`` most recently before the current holder(s), on the
     default branch's first-parent history."""
     cfg = reg.config
     stage = cfg.canonical_stage(stage)
     base = _base_commit(reg, cfg.default_branch, None)
-    view = _at(reg, base)
+    view = at(reg, base)
     best: tuple[int, int] | None = None  # (left at, version)
     for mv in view.versions(name):
         if mv.stage == stage:
@@ -153,7 +184,7 @@ def previous_holder(reg: Reader, name: str, stage: str = "Production") -> int:
     return best[1]
 
 
-def _at(reg: Reader, sha: str) -> Reader:
+def at(reg: Reader, sha: str) -> Reader:
     return Reader(reg.root, _tree=CommitTree(reg.git, sha))
 
 

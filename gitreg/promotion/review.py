@@ -21,7 +21,6 @@ it is broken: it was checked when it landed, and a pull request is not answerabl
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
 from typing import Any
 
 from gitreg.config import Config
@@ -35,12 +34,14 @@ from gitreg.layout import (
     VERSION_FILE,
     model_path,
     parse_path,
+    version_path,
     versions_dir,
 )
 from gitreg.manifest import ModelVersion
 from gitreg.promotion import gates
-from gitreg.promotion.gates import GateResult
 from gitreg.promotion.plan import gate_context, needs_history
+from gitreg.promotion.report import Finding, Report, Transition, doc_at
+from gitreg.promotion.review_aliases import alias_moves
 from gitreg.query.reader import Reader
 from gitreg.repo.git import Git
 from gitreg.repo.log import diff, read_log
@@ -48,66 +49,8 @@ from gitreg.repo.tree import CommitTree
 
 _IMMUTABLE_TOP = ("name", "version", "created_at", "created_by")
 _IMMUTABLE_MAPS = ("params", "lineage")
+_MUTABLE = ("stage", "description", "tags")
 _MODES = {"120000": "a symbolic link", "160000": "a submodule", "100755": "an executable file"}
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    path: str
-    line: int | None
-    rule: str  # schema | immutable | numbering | file | transition | gate | exclusive | ...
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.message}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "line": self.line, "rule": self.rule, "message": self.message}
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    name: str
-    version: int
-    from_stage: str
-    to_stage: str
-    path: str
-    results: tuple[GateResult, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "from": self.from_stage,
-            "to": self.to_stage,
-            "gates": [r.to_dict() for r in self.results],
-        }
-
-
-@dataclass(slots=True)
-class Report:
-    base: str
-    head: str
-    merge_base: str
-    findings: list[Finding] = field(default_factory=list)
-    transitions: list[Transition] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "base": self.base,
-            "head": self.head,
-            "merge_base": self.merge_base,
-            "changed": self.changed,
-            "transitions": [t.to_dict() for t in self.transitions],
-            "findings": [f.to_dict() for f in self.findings],
-        }
 
 
 def protects_policy(path: str) -> bool:
@@ -147,6 +90,7 @@ def check_diff(git: Git, base: str, head: str = "HEAD", *, verify: bool = True) 
             _version_change(git, cfg, base_view, report, path, mb, head_sha, verify)
         elif where is not None:
             _model_change(git, report, path, mb, head_sha)
+            alias_moves(git, cfg, base_view, report, path, mb, head_sha, verify)
         elif path != "models/.gitkeep":
             report.findings.append(Finding(path, None, "file", "unexpected file under models/"))
     for t in report.transitions:
@@ -177,15 +121,13 @@ def _base_policy(git: Git, base: str, report: Report) -> Config | None:
         return None
 
 
-def _doc(git: Git, sha: str, path: str) -> yamlio.Document | None:
-    raw = git.show(sha, path)
-    if raw is None:
-        return None
-    try:
-        doc = yamlio.load(raw, path)
-    except ManifestError:
-        return None  # the schema check reports it
-    return doc if isinstance(doc.data, dict) else None
+def judged(base: dict[str, Any] | None, head: dict[str, Any]) -> dict[str, Any]:
+    """The manifest the gates judge: the head's mutable fields (stage, description, tags)
+    over the base's immutable ones, so a change cannot write the facts it is judged on (a
+    metric added in the change that promotes never counts toward a gate in it)."""
+    if base is None:
+        return head
+    return {**base, **{k: head[k] for k in _MUTABLE if k in head}}
 
 
 def _immutable(report: Report, path: str, old: dict[str, Any], new: yamlio.Document) -> None:
@@ -231,10 +173,12 @@ def _version_change(  # noqa: PLR0913 (one version's review state)
     where = parse_path(path)
     assert where is not None and where.version is not None
     name, number = where.name, where.version
-    old, new = _doc(git, mb, path), _doc(git, head, path)
+    old, new = doc_at(git, mb, path), doc_at(git, head, path)
     if new is None:
         if old is not None:
             stage = str(old.data.get("stage"))
+            if _carried(git, report, head, name, number):
+                return  # renamed in this change: judged under its new name
             if stage == "Production" or cfg.rule(name, stage).via == "pull_request":
                 report.findings.append(
                     Finding(
@@ -245,6 +189,9 @@ def _version_change(  # noqa: PLR0913 (one version's review state)
                     )
                 )
         return
+    former = _former_names(git, (report.base, head), name)
+    if old is None:
+        old = _renamed_from(git, mb, head, former, number, name)
     if old is not None:
         _immutable(report, path, old.data, new)
         old_stage = old.data.get("stage")
@@ -266,10 +213,10 @@ def _version_change(  # noqa: PLR0913 (one version's review state)
         )
         return
     try:
-        mv = ModelVersion.from_dict(new.data)
+        mv = ModelVersion.from_dict(judged(old.data if old else None, new.data))
     except (ValueError, KeyError, TypeError):
         return  # the schema check reports it
-    rule = cfg.rule(name, new_stage)
+    rule = cfg.rule(name, new_stage, former)
     history = needs_history(rule.gates, rule.from_stages, old_stage)
     ctx = gate_context(base_view, git, report.base, mv, new_stage, verify=verify, history=history)
     if rule.from_stages is not None and old_stage not in rule.from_stages and not ctx.rollback:
@@ -301,11 +248,49 @@ def _version_change(  # noqa: PLR0913 (one version's review state)
             )
 
 
+def _former_names(git: Git, shas: tuple[str, ...], name: str) -> tuple[str, ...]:
+    """Every former name of ``name`` on either side (the base's cannot be dropped by the
+    change; the head's can only add names, which only makes the rule stricter)."""
+    found: list[str] = []
+    for sha in shas:
+        doc = doc_at(git, sha, model_path(name))
+        names = doc.data.get("former_names") if doc is not None else None
+        found += [n for n in names or () if isinstance(n, str) and n not in found]
+    return tuple(found)
+
+
+def _carried(git: Git, report: Report, head: str, name: str, number: int) -> bool:
+    """Whether this change renames ``name`` and carries its version ``number`` along."""
+    for path in report.changed:
+        where = parse_path(path)
+        if (
+            where
+            and where.version == number
+            and where.name != name
+            and name in _former_names(git, (head,), where.name)
+        ):
+            return True
+    return False
+
+
+def _renamed_from(  # noqa: PLR0913 (the facts one judgement needs)
+    git: Git, mb: str, head: str, former: tuple[str, ...], number: int, name: str
+) -> yamlio.Document | None:
+    """The manifest a rename in this change carried over (under the new name), or None."""
+    for old_name in reversed(former):
+        path = version_path(old_name, number)
+        doc = doc_at(git, mb, path)
+        if doc is not None and git.show(head, path) is None:
+            doc.data["name"] = name
+            return doc
+    return None
+
+
 def _head_stages(git: Git, head: str, name: str) -> list[tuple[int, str]]:
     out = []
     for mode, entry in git.list_tree(head, versions_dir(name)):
         if mode == "100644" and VERSION_FILE.fullmatch(entry):
-            doc = _doc(git, head, f"{versions_dir(name)}/{entry}")
+            doc = doc_at(git, head, f"{versions_dir(name)}/{entry}")
             if doc is not None:
                 out.append((int(entry[:-5]), str(doc.data.get("stage"))))
     return sorted(out)
@@ -316,7 +301,7 @@ def _numbering(  # noqa: PLR0913 (one version's review state)
 ) -> None:
     """A new version must be numbered above every number the base ever issued."""
     issued = [0]
-    model = _doc(git, report.base, model_path(name))
+    model = doc_at(git, report.base, model_path(name))
     if model is not None and isinstance(model.data.get("last_version"), int):
         issued.append(model.data["last_version"])
     issued += base_view.version_numbers(name)
@@ -341,7 +326,7 @@ def _numbering(  # noqa: PLR0913 (one version's review state)
 
 
 def _model_change(git: Git, report: Report, path: str, mb: str, head: str) -> None:
-    old, new = _doc(git, mb, path), _doc(git, head, path)
+    old, new = doc_at(git, mb, path), doc_at(git, head, path)
     if old is None or new is None:
         return
     for key in ("name", "created_at", "created_by"):

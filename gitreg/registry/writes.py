@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gitreg import dates, secrets
 from gitreg.errors import AlreadyExists, ArtifactError, Conflict, NotFound, PolicyError, UsageError
@@ -26,15 +26,13 @@ from gitreg.layout import (
     version_path,
 )
 from gitreg.manifest import ModelVersion, RegisteredModel
+from gitreg.registry.governed import Governed
 from gitreg.registry.view import Progress, RegistryView
 from gitreg.repo import lock
 from gitreg.repo.commit import Committer
 
-if TYPE_CHECKING:
-    from gitreg.promotion.propose import Proposal
 
-
-class Registry(RegistryView):
+class Registry(Governed, RegistryView):
     """A registry repository: ``Registry(path)`` reads and writes its work tree."""
 
     @cached_property
@@ -140,14 +138,14 @@ class Registry(RegistryView):
         mv = self.get_version(name, version)
         if mv.stage == stage:
             raise Conflict(f"{name} v{mv.version} is already in {stage}")
-        rule = cfg.rule(name, stage)
+        from gitreg.promotion import gates, plan  # noqa: PLC0415 (only promotions need it)
+
+        rule = plan.rule_for(self, name, stage)
         if rule.via == "pull_request":
             raise PolicyError(
                 f"gitreg.yaml sends {stage} through a pull request; "
                 "prepare one with propose_transition() (the CLI's 'gitreg transition' does)"
             )
-        from gitreg.promotion import gates, plan  # noqa: PLC0415 (only promotions need it)
-
         if rule.gates:  # gates bind direct commits too, not only pull requests
             ctx = plan.gate_context(self, self.git, "HEAD", mv, stage)
             failed = gates.failures(gates.evaluate(rule.gates, mv, ctx))
@@ -156,36 +154,6 @@ class Registry(RegistryView):
         changed, message = plan.stage_change(self, mv, stage, archive_existing=archive_existing)
         self.committer.commit(message, version_files(changed))
         return changed[0]
-
-    def propose_transition(  # noqa: PLR0913 (keyword-only switches)
-        self,
-        name: str,
-        version: int | str,
-        stage: str,
-        *,
-        ignore_gates: bool = False,
-        push: bool = True,
-        open_pr: bool = True,
-    ) -> Proposal:
-        """Prepare a transition as a pull request: a branch from the default branch with the
-        change (the work tree and current branch untouched), pushed, and the pull request
-        opened where a forge is configured. Raises GatesFailed unless ``ignore_gates``."""
-        from gitreg.promotion import propose  # noqa: PLC0415 (only promotions need it)
-
-        self._writable()
-        return propose.propose(
-            self, name, version, stage, ignore_gates=ignore_gates, push=push, open_pr=open_pr
-        )
-
-    def propose_rollback(
-        self, name: str, stage: str = "Production", *, push: bool = True, open_pr: bool = True
-    ) -> Proposal:
-        """``propose_transition`` back to the version that held ``stage`` before."""
-        from gitreg.promotion import propose  # noqa: PLC0415 (only promotions need it)
-
-        self._writable()
-        version = propose.previous_holder(self, name, stage)
-        return propose.propose(self, name, version, stage, push=push, open_pr=open_pr)
 
     @lock.locked
     def set_alias(self, name: str, alias: str, version: int | str) -> RegisteredModel:
@@ -198,6 +166,7 @@ class Registry(RegistryView):
         old = model.aliases.get(alias)
         if old == mv.version:
             return model
+        self._protected_alias(name, alias, mv.version)
         model = model.evolve(aliases={**model.aliases, alias: mv.version})
         was = f"v{old} -> " if old else ""
         self.committer.commit(
@@ -212,6 +181,7 @@ class Registry(RegistryView):
         model = self.get_model(name)
         if alias not in model.aliases:
             raise NotFound(f"{name} has no alias {alias!r}")
+        self._protected_alias(name, alias, None)
         old = model.aliases[alias]
         model = model.evolve(aliases={k: v for k, v in model.aliases.items() if k != alias})
         self.committer.commit(
@@ -256,7 +226,11 @@ class Registry(RegistryView):
             raise AlreadyExists(f"a model named {new!r} already exists")
         versions = [v.evolve(name=new) for v in self.versions(old)]
         # ``new`` may be a retired name: its numbering continues above what it issued.
-        renamed = model.evolve(name=new, last_version=max(model.last_version, self._max_ever(new)))
+        renamed = model.evolve(
+            name=new,
+            last_version=max(model.last_version, self._max_ever(new)),
+            former_names=(*model.former_names, old),  # overrides keep applying under it
+        )
         files: dict[str, bytes | None] = {p: None for p in self._model_files(old)}
         files[model_path(new)] = dump_record(renamed.to_dict(), "model")
         files.update(version_files(versions))
@@ -287,6 +261,28 @@ class Registry(RegistryView):
         self.committer.commit(f"delete {name} v{mv.version}", files)
 
     # --- write helpers ----------------------------------------------------------------
+
+    @lock.locked
+    def _commit_files(self, message: str, files: dict[str, bytes | None]) -> str:
+        return self.committer.commit(message, files)
+
+    def _protected_alias(self, name: str, alias: str, version: int | None) -> None:
+        """Refuse a direct move of an alias policy sends through a pull request; judge
+        the gates of one it lets move by commit."""
+        from gitreg.promotion import aliases, gates  # noqa: PLC0415 (only promotions need it)
+
+        rule = aliases.rule_for(self, name, alias)
+        if rule is None:
+            return
+        if rule.via == "pull_request":
+            raise PolicyError(
+                f"gitreg.yaml protects @{alias}: it moves through a pull request; "
+                "prepare one with propose_alias() (the CLI's 'gitreg alias' does)"
+            )
+        if version is not None:
+            failed = gates.failures(aliases.judge(self, "HEAD", name, alias, version))
+            if failed:
+                raise gates.GatesFailed(name, version, "@" + alias, failed)
 
     def _writable(self) -> None:
         raw = self.tree.read(CONFIG)
@@ -371,7 +367,7 @@ class Registry(RegistryView):
 
     def _refuse_protected(self, versions: Iterable[ModelVersion]) -> None:
         for mv in versions:
-            rule = self.config.rule(mv.name, mv.stage)
+            rule = self.config.rule(mv.name, mv.stage, self.get_model(mv.name).former_names)
             if mv.stage == "Production" or rule.via == "pull_request":
                 raise PolicyError(
                     f"{mv.name} v{mv.version} is in {mv.stage} and cannot be deleted; "

@@ -96,6 +96,20 @@ def read_log(  # noqa: PLR0913 (each option is keyword-only and says what the wa
     return entries
 
 
+def first_parent_times(git: Git, ref: str) -> dict[str, int]:
+    """commit -> its trusted time on ``ref``'s first-parent line: its committer date, but
+    never earlier than its parent's (dates are clamped to be monotonic, so a commit dated
+    "2 days ago" on top of today's work counts as today)."""
+    out = git.run("log", "--first-parent", "--reverse", "--format=%H %ct", ref, "--")
+    times: dict[str, int] = {}
+    latest = 0
+    for line in out.splitlines():
+        sha, _, epoch = line.partition(" ")
+        latest = max(latest, int(epoch))
+        times[sha] = latest
+    return times
+
+
 def parse_raw(raw: bytes) -> dict[str, RawChange]:
     """``git --raw -z`` output as path -> RawChange."""
     tokens = raw.lstrip(b"\0\n").split(b"\0")

@@ -8,6 +8,10 @@ Reading a version's stays is one ``git log --first-parent -- <its manifest>``: g
 the branch's commits but diffs only that path (with a commit-graph's changed-path Bloom
 filters it skips the commits that did not touch it), and gitreg reads only the manifests
 of the commits that did.
+
+Times are trusted times (``repo.log.first_parent_times``): a commit is never older than its
+parent on the first-parent line, so backdating a commit (``GIT_COMMITTER_DATE``) cannot
+lengthen a stay; a stay never starts in the future either.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from dataclasses import dataclass
 from gitreg.errors import ManifestError
 from gitreg.files import yamlio
 from gitreg.repo.git import Git
-from gitreg.repo.log import read_log
+from gitreg.repo.log import first_parent_times, read_log
+
+FUTURE_SKEW = 300  # seconds a commit may be ahead of this clock before audit flags it
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +51,11 @@ def stays(git: Git, ref: str, path: str) -> list[Stay]:
     """The stages the manifest at ``path`` went through on ``ref``'s first-parent line,
     oldest first."""
     found: list[Stay] = []
-    for entry in read_log(git, [ref], [path], diffs=False, reverse=True):
-        sha, when = entry.sha, entry.epoch
+    entries = read_log(git, [ref], [path], diffs=False, reverse=True)
+    trusted = first_parent_times(git, ref) if entries else {}
+    now = int(time.time())
+    for entry in entries:
+        sha, when = entry.sha, min(trusted.get(entry.sha, entry.epoch), now)
         stage = stage_of(git, sha, path)
         if found and found[-1].stage == stage:
             continue

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import git
-from gitops_helpers import make_registry, merge_branch, staged_version
+from gitops_helpers import POLICY, make_registry, merge_branch, staged_version
 
 from gitreg import Registry
 from gitreg.cli import cli
@@ -70,7 +70,7 @@ def test_a_commit_cannot_relax_the_policy_it_is_judged_by(tmp_path: Path) -> Non
     path = reg.root / f"models/m/versions/{v}.yaml"
     path.write_text(path.read_text().replace("stage: Staging", "stage: Production"))
     git(reg.root, "commit", "-qam", "relax and promote")
-    assert [f.kind for f in audit(reg.git, "main").findings] == ["direct"]
+    assert [f.kind for f in audit(reg.git, "main").findings] == ["policy", "direct"]
 
 
 def test_since_and_rewritten_history(tmp_path: Path) -> None:
@@ -119,10 +119,7 @@ def test_require_signed_flags_unsigned_commits(tmp_path: Path) -> None:
         "gpg.ssh.allowedSignersFile": str(signers),
     }.items():
         git(tmp_path, "config", "--global", k, v)
-    reg, _ = make_registry(tmp_path)
-    cfg = reg.root / "gitreg.yaml"
-    cfg.write_text(cfg.read_text() + "require_signed: true\n")
-    git(reg.root, "commit", "-qam", "require signatures")
+    reg, _ = make_registry(tmp_path, POLICY + "require_signed: true\n")
     p = reg.propose_transition("m", staged_version(reg, tmp_path), "Production")
     merge_branch(reg, p.branch)
     assert git(reg.root, "log", "-1", "--format=%G?", p.branch).strip() == "G"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -113,7 +114,9 @@ def test_time_in_stage() -> None:
     assert one(gate, version(), ctx).ok
     hours["Staging"] = 2.5
     short = one(gate, version(), ctx)
-    assert str(short) == "gate time_in_stage Staging: in Staging for 2.5 h; needs 24 h"
+    assert str(short).startswith("gate time_in_stage Staging: in Staging for 2.5 h; needs 24 h")
+    eligible = datetime.fromtimestamp(ctx.now() + 21.5 * 3600, timezone.utc)
+    assert f"(eligible at {eligible:%Y-%m-%dT%H:}" in str(short)
     never = one(gate, version(), GateContext())
     assert never.detail == "the version was never in Staging"
     assert one(gate, version(), GateContext(rollback=True)).ok, "a rollback waives it"

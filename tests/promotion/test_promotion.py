@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import git
-from gitops_helpers import FakeGitHub, make_registry, merge_branch, staged_version
+from gitops_helpers import POLICY, FakeGitHub, make_registry, merge_branch, staged_version
 
 from gitreg import Registry
 from gitreg.cli import cli
@@ -53,7 +53,10 @@ def test_production_goes_to_a_pushed_branch_and_main_is_untouched(tmp_path: Path
     subject, _, body = git(reg.root, "log", "-1", "--format=%s%n%b", p.branch).partition("\n")
     assert subject == "m v1: Staging -> Production" and "Gitreg-Op: " in body
     assert all(r.ok for r in p.results) and len(p.results) == 6
-    assert p.notes == ("open a pull request from promote/m-v1-production into main",)
+    assert p.notes == (
+        "open a pull request from promote/m-v1-production into main",
+        "CI runs: gitreg check --base main --head promote/m-v1-production",
+    )
     assert reg.get_version("m", v).stage == "Staging", "the work tree's registry is unchanged"
 
 
@@ -137,16 +140,8 @@ def test_rollback_restores_the_previous_production_version(tmp_path: Path) -> No
 def test_pull_request_is_opened_through_the_forge(
     tmp_path: Path, github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reg, _ = make_registry(tmp_path)
-    cfg = reg.root / "gitreg.yaml"
-    cfg.write_text(
-        cfg.read_text()
-        + "remote:\n  name: origin\n  forge: github\n  repository: acme/models\n"
-        + f"  api_url: {github.url}\n"
-    )
-    git(reg.root, "commit", "-qam", "forge")
-    git(reg.root, "push", "-q", "origin", "main")
-    reg = Registry(reg.root)
+    forge = "remote:\n  name: origin\n  forge: github\n  repository: acme/models\n"
+    reg, _ = make_registry(tmp_path, POLICY + forge + f"  api_url: {github.url}\n")
     v = staged_version(reg, tmp_path)
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_test_token")
     p = reg.propose_transition("m", v, "Production")
