@@ -168,6 +168,14 @@ def test_a_malformed_lock_is_one_sentence(reg: Registry, tmp_path: Path) -> None
         out = run("download", "--lock", str(lock), str(tmp_path / "srv"))
         assert out.exit_code == 1 and why in out.output and out.output.count("\n") == 1, text
         assert "Traceback" not in out.output and not (tmp_path / "srv").exists()
+    good = tmp_path / "good.lock"
+    assert run("pin", "models:/fraud/1", "-o", str(good)).exit_code == 0
+    lock.write_text(good.read_text().replace('"models:/fraud/1"', '"fraud; rm -rf /"'))
+    out = run("verify", "--lock", str(lock))
+    assert out.exit_code == 1 and "is not a model URI" in out.output
+    assert run("pin", "models:/fraud/1", "-o", str(lock)).exit_code == 0, "a fresh pin replaces it"
+    assert lock.read_bytes() == good.read_bytes()
+    assert run("pin", "--update", "-o", str(tmp_path / "no.lock")).exit_code == 2
     used = run("download", "--lock", str(lock), "a", "b")
     assert used.exit_code == 2 and "name one folder" in used.output
 

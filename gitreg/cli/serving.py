@@ -200,12 +200,18 @@ def pin(
       gitreg pin models:/fraud-detector@champion models:/ranker/Production -o models.lock
       gitreg pin --update -o models.lock
     """
+    from gitreg.errors import GitregError
     from gitreg.serving.pin import moves
     from gitreg.store.lockfile import Lock, load_lock, write_lock
 
-    old = load_lock(out) if os.path.lexists(out) else Lock()
-    if update and not old.entries and not os.path.lexists(out):
+    if update and not os.path.lexists(out):
         fail(f"nothing to update: {out} does not exist (pin some URIs first)")
+    try:
+        old = load_lock(out) if os.path.lexists(out) else Lock()
+    except GitregError:
+        if update:
+            raise
+        old = Lock()  # replaced wholesale: a broken lock must not stop a fresh pin
     wanted = [*(e.resolved_from for e in old.entries if update), *uris]
     if not wanted:
         fail("name models:/ URIs to pin, or pass --update to re-resolve a lock")

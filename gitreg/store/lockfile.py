@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from gitreg import model_uris
 from gitreg.errors import AlreadyExists, ArtifactError, GitregError, ManifestError
 from gitreg.manifest import ArtifactRef, check_name
 from gitreg.store.cache import cached_download
@@ -182,8 +183,9 @@ def _entry(item: Any, where: str) -> LockEntry:
             or set(commit) - _COMMIT_CHARS
         ):
             raise ValueError("commit must be a full git commit id")
-        if not isinstance(item["resolved_from"], str) or not item["resolved_from"]:
-            raise ValueError("resolved_from must be a URI")
+        if not isinstance(item["resolved_from"], str):
+            raise ValueError("resolved_from must be a models:/ URI")
+        model_uris.parse(item["resolved_from"])
         artifact = ArtifactRef.from_dict(item["artifact"])
         _check_ref(artifact)  # digests well formed, the file list adds up to digest and size
         basename(artifact.uri)
