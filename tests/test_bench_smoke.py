@@ -62,3 +62,18 @@ def test_runner_prints_a_table_without_peers(tmp_path: Path) -> None:
     rows = [line for line in lines if line.startswith("| ") and " ms" in line]
     assert len(rows) == 11  # and peak memory, in MB
     assert all("| 20 " in row for row in rows)
+
+
+def test_serving_bench_prints_its_rows(tmp_path: Path) -> None:
+    import os
+
+    root = str(BENCH.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "serving.py"), "--versions", "40", "--models", "2",
+         "--runs", "1", "--no-mlflow"],
+        cwd=tmp_path, env=env, check=False, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    rows = [line for line in out.stdout.splitlines() if line.endswith(" ms")]
+    assert len(rows) == 4 and "resolve --api" in rows[0]

@@ -43,6 +43,7 @@ COMMANDS = {
     **dict.fromkeys(["rename", "tag", "transition"], "write"),
     **dict.fromkeys(["events", "history", "notify"], "audit_trail"),
     **dict.fromkeys(["audit", "rollback"], "promotion"),
+    **dict.fromkeys(["cache", "gc", "pin"], "serving"),
     "import-mlflow": "mlflow_import",
     "push": "share",
     "site": "site",

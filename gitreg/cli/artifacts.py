@@ -14,6 +14,7 @@ import click
 
 from gitreg.cli.app import as_of_options, cli, emit, fail, json_option, open_view, table
 from gitreg.cli.progress import progress, quiet_option
+from gitreg.cli.serving import lock_verify
 from gitreg.errors import GitregError
 from gitreg.manifest import ModelVersion
 from gitreg.registry import RegistryView
@@ -37,6 +38,7 @@ def exit_status(statuses: list[str]) -> int:
 
 
 @cli.command()
+@lock_verify
 @click.argument("uris", nargs=-1, metavar="[URI]...")
 @click.option("--all", "every", is_flag=True, help="Check every version of every model.")
 @as_of_options

@@ -20,6 +20,7 @@ from gitreg.cli.app import (
     version_json,
 )
 from gitreg.cli.progress import progress, quiet_option
+from gitreg.cli.serving import api_resolve, lock_download
 from gitreg.manifest import ModelVersion
 
 
@@ -188,6 +189,7 @@ def search_(
 
 
 @cli.command()
+@api_resolve
 @click.argument("uri")
 @as_of_options
 @json_option
@@ -208,6 +210,7 @@ def resolve(ctx: click.Context, uri: str, ref: str | None, at: str | None, as_js
 
 
 @cli.command()
+@lock_download
 @click.argument("uri")
 @click.argument("dest", type=click.Path(path_type=Path))
 @as_of_options

@@ -4,7 +4,8 @@ fetched at view time). Incremental: a file is written only when its bytes change
 pages of models or versions that are gone are removed.
 
 Layout: ``index.html``, ``models/<name>/index.html``, ``models/<name>/v<N>.html``,
-``style.css``, ``filter.js``, and ``.gitreg-site.json`` (the list of generated files)."""
+``style.css``, ``filter.js``, ``api/v1/...`` (the static JSON read API, ``site.api``) and
+``.gitreg-site.json`` (the list of generated files)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from gitreg.layout import version_path
 from gitreg.manifest import ModelVersion
 from gitreg.registry.view import RegistryView
 from gitreg.repo.tree import CommitTree
+from gitreg.site.api import api_files
 from gitreg.site.html import CSS, JS, Links
 from gitreg.site.pages import ModelData, index_page, model_page, version_page
 from gitreg.trail.changes import parse_cached
@@ -94,6 +96,7 @@ def render(view: RegistryView, links: Links | None = None) -> dict[str, bytes]:
         files[f"{base}/index.html"] = model_page(d, links).encode()
         for mv in d.versions:
             files[f"{base}/v{mv.version}.html"] = version_page(d, mv, links).encode()
+    files.update(api_files(models, view.config, head))  # the static read API (site/api.py)
     return files
 
 

@@ -24,10 +24,12 @@ are not the manifest's ``DigestMismatch`` (a size difference too, with ``expecte
 
 The package: ``uris`` (what is accepted, how it is shown), ``readers`` (describe),
 ``integrity`` (verify, download), ``publish`` (upload), ``cache`` (downloads keyed by
-digest), ``_io`` (streaming, threads, error mapping). Import names from here.
+digest, any store, size-bounded), ``cache_admin`` (list, evict, prune), ``lockfile`` (lock
+files: pin, fetch, verify), ``gc`` (unreferenced objects in the store), ``transfer``
+(streaming, threads, error mapping). Import names from here.
 """
 
-from gitreg.store.cache import cache_dir, cache_entry, cached_download
+from gitreg.store.cache import cache_dir, cache_entry, cache_max, cached_download, parse_size
 from gitreg.store.integrity import RETRY_DELAYS, Verification, download, verify, verify_detail
 from gitreg.store.locations import SCHEMES, check_options, check_uri, redact
 from gitreg.store.publish import upload
@@ -43,6 +45,7 @@ __all__ = [
     "Verification",
     "cache_dir",
     "cache_entry",
+    "cache_max",
     "cached_download",
     "check_options",
     "check_uri",
@@ -50,6 +53,7 @@ __all__ = [
     "describe_local",
     "download",
     "listing_digest",
+    "parse_size",
     "redact",
     "upload",
     "verify",

@@ -1,28 +1,37 @@
-"""The local artifact cache: verified copies of remote artifacts, keyed by digest.
+"""The local artifact cache: verified copies of artifacts, keyed by digest, for every store.
 
 Layout: ``<cache>/sha256/<hex>/file`` (a file artifact) or ``.../folder/`` (a folder),
 files read-only; ``<cache>`` is ``$GITREG_CACHE_DIR``, else ``$XDG_CACHE_HOME/gitreg``,
 else ``~/.cache/gitreg``. Entries are filled through ``download`` (verified on the way
 in) and published by rename, so a reader never sees half an entry. A hit is re-verified
-(size, then sha256) while it is copied out, so a cache that rotted or was edited is caught:
-the entry is dropped and the store asked again. A hit needs no store at all (offline).
-``file://`` stores are never cached: they are local already. Deleting the folder is safe.
+(size, then sha256) while it is copied out, so a cache that rotted, was edited, or holds a
+symbolic link or anything else that is not ours is caught: the entry is dropped and the
+store asked again. A hit needs no store at all (offline), ``file://`` stores included: a
+shared disk that went away is a store that went away.
+
+Each use stamps the entry folder's mtime, so ``GITREG_CACHE_MAX`` (bytes, or ``500M``,
+``10G`` ...) evicts the least recently used entries first once a download is done; an entry
+larger than the bound serves its download and is then evicted. ``entries`` and ``prune``
+(in ``gitreg.store.cache_admin``) list and trim it. Deleting the folder is always safe.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from gitreg.errors import DigestMismatch
+from gitreg.errors import ArtifactError, UsageError
 from gitreg.manifest import ArtifactRef
 from gitreg.store.integrity import _check_ref, _publish_file, download
-from gitreg.store.locations import _scheme
 from gitreg.store.transfer import Progress, _errors
+
+_SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?b?)\s*", re.IGNORECASE)
 
 
 def cache_dir() -> Path:
@@ -31,6 +40,21 @@ def cache_dir() -> Path:
         return Path(os.environ["GITREG_CACHE_DIR"]).expanduser().absolute()
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base).absolute() / "gitreg"
+
+
+def parse_size(text: str, what: str = "GITREG_CACHE_MAX") -> int:
+    """``"1000"``, ``"500M"``, ``"1.5GiB"`` ... as bytes (K, M, G, T are powers of 1024)."""
+    m = _SIZE.fullmatch(text)
+    if not m:
+        raise UsageError(f"{what}={text!r} is not a size: use bytes or a number with K, M, G or T")
+    power = " kmgt".index(m.group(2).lower() or " ")
+    return int(float(m.group(1)) * 1024**power)
+
+
+def cache_max() -> int | None:
+    """The size bound from ``GITREG_CACHE_MAX``, or None if there is none."""
+    text = os.environ.get("GITREG_CACHE_MAX", "").strip()
+    return parse_size(text) if text else None
 
 
 def cache_entry(ref: ArtifactRef, root: Path | None = None) -> Path:
@@ -54,20 +78,35 @@ def cached_download(
     ``progress`` sees the bytes once: the cache's copy on a hit, the store's on a miss
     (the verified copy from the fresh entry to ``dest`` is not reported)."""
     _check_ref(ref)  # the digest becomes a path: it must be sha256:<64 hex>
-    if _scheme(ref.uri) == "file":
-        download(ref, dest, storage_options, progress)
-        return False
+    root = root or cache_dir()
     entry = cache_entry(ref, root)
     local = replace(ref, uri=entry.as_uri())
-    if os.path.lexists(entry):
+    hit = False
+    if _present(entry):
         try:
             download(local, dest, None, progress)
-            return True
-        except DigestMismatch:
-            _remove(entry)  # rotted or edited: fall through to the store
-    _fill(ref, entry, storage_options, progress)
-    download(local, dest)
-    return False
+            hit = True
+        except ArtifactError:  # rotted, edited, a link, not ours: drop it, ask the store
+            drop(entry.parent, root)
+    if not hit:
+        _fill(ref, entry, storage_options, progress)
+        download(local, dest)
+    _touch(entry.parent)
+    bound = cache_max()
+    if bound is not None:
+        from gitreg.store.cache_admin import evict
+
+        evict(bound, root)
+    return hit
+
+
+def _present(entry: Path) -> bool:
+    """Whether there is something at ``entry`` to try; a linked entry folder is dropped."""
+    folder = entry.parent
+    if folder.is_symlink() or (os.path.lexists(folder) and not folder.is_dir()):
+        drop(folder, folder.parent.parent)
+        return False
+    return os.path.lexists(entry)
 
 
 def _fill(
@@ -93,8 +132,26 @@ def _fill(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _remove(entry: Path) -> None:
-    if entry.is_dir() and not entry.is_symlink():
-        shutil.rmtree(entry, ignore_errors=True)
-    else:
-        entry.unlink(missing_ok=True)
+def _touch(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # evicted meanwhile by another process
+        os.utime(folder, follow_symlinks=False)
+
+
+def drop(path: Path, root: Path) -> None:
+    """Remove a cache entry folder (or whatever sits in its place) at once: it is renamed
+    under ``<root>/tmp/`` first, so no reader ever sees it half deleted."""
+    if not os.path.lexists(path):
+        return
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+        return
+    grave = root / "tmp" / f"drop-{os.urandom(8).hex()}"
+    try:
+        grave.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(path, grave)
+    except FileNotFoundError:
+        return  # dropped by someone else
+    for p in grave.rglob("*"):  # read-only files in read-only-free folders: make them writable
+        if p.is_dir() and not p.is_symlink():
+            p.chmod(0o755)
+    shutil.rmtree(grave, ignore_errors=True)

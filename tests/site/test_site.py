@@ -25,6 +25,7 @@ from gitreg.registry.template import init_registry
 from gitreg.site import Links, build_site
 from gitreg.site.html import markdown, safe_url
 
+API_FILES = 1 + 4 + 5  # api/v1/: index.json, one per model, one per version (site/api.py)
 CONFIG = """\
 stages: [None, Staging, Production, Archived]
 default_branch: main
@@ -114,7 +115,7 @@ def test_site_has_every_page_and_every_local_link_resolves(reg: Registry, tmp_pa
         "models/ranker/index.html",
         "models/ranker/v1.html",
     ]
-    assert report.pages == 10 and report.unchanged == 0 and len(report.written) == 12
+    assert report.pages == 10 and report.unchanged == 0 and len(report.written) == 12 + API_FILES
     for page in out.rglob("*.html"):
         for ref in local_refs(page):
             target = (page.parent / ref.split("#")[0]).resolve()
@@ -193,18 +194,21 @@ def test_rerender_writes_only_what_changed(reg: Registry, tmp_path: Path) -> Non
     build_site(reg, out)
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.html")}
     again = build_site(reg, out)
-    assert again.written == [] and again.unchanged == 12
+    assert again.written == [] and again.unchanged == 12 + API_FILES
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.html")} == before
     reg.set_tag("churn", "k", "v", version=1)
     changed = build_site(reg, out)
     assert sorted(changed.written) == [
+        "api/v1/index.json",  # the commit, and churn.json's digest
+        "api/v1/models/churn.json",  # v1's digest
+        "api/v1/models/churn/versions/1.json",
         "index.html",  # the last change column
         "models/churn/index.html",
         "models/churn/v1.html",
     ]
     reg.delete_model("empty")
     gone = build_site(reg, out)
-    assert gone.removed == ["models/empty/index.html"]
+    assert gone.removed == ["api/v1/models/empty.json", "models/empty/index.html"]
     assert not (out / "models/empty").exists()
 
 
@@ -231,7 +235,7 @@ def test_cli_json_and_real_subprocess_server(reg: Registry, tmp_path: Path) -> N
     res = CliRunner().invoke(cli, ["--repo", str(reg.root), "site", "-o", str(out), "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
-    assert data["pages"] == 10 and data["written"] == 12 and data["unchanged"] == 0
+    assert data["pages"] == 10 and data["written"] == 12 + API_FILES and data["unchanged"] == 0
     res = CliRunner().invoke(
         cli,
         ["--repo", str(reg.root), "site", "-o", str(out), "--commit-url", "https://g/c/{sha}"],

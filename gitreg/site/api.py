@@ -1,0 +1,70 @@
+"""The static read API ``gitreg site`` writes beside the HTML: ``api/v1/`` JSON that any
+static host or CDN serves, so a fleet resolves ``models:/`` URIs without git.
+
+    api/v1/index.json                       {"api_version", "commit", "stages",
+                                             "storage_options", "models": {name: sha256}}
+    api/v1/models/<name>.json               {"model", "latest", "stages": {stage: N},
+                                             "versions": {"N": sha256}}
+    api/v1/models/<name>/versions/<N>.json  the version manifest (``ModelVersion.to_dict``)
+
+Each document names the sha256 of the documents below it, so a client that starts from
+``index.json`` reads one consistent commit even from a cache that mixes two deploys, and
+a file altered on the host is caught (``gitreg.serving.client``). ``stages`` maps each
+stage in use to its newest version, as ``models:/NAME/STAGE`` resolves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from gitreg.config import Config
+from gitreg.registry.view import newest_per_stage
+from gitreg.site.pages import ModelData
+
+API_VERSION = 1
+PREFIX = "api/v1"
+
+
+def encode(data: Any) -> bytes:
+    """The one JSON form the API is written in (compact, key order as given)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def api_files(models: Sequence[ModelData], config: Config, commit: str | None) -> dict[str, bytes]:
+    """Every file of the API: relative path (under the site) -> bytes."""
+    files: dict[str, bytes] = {}
+    index: dict[str, str] = {}
+    for d in models:
+        versions: dict[str, str] = {}
+        for mv in d.versions:
+            doc = encode(mv.to_dict())
+            files[f"{PREFIX}/models/{d.name}/versions/{mv.version}.json"] = doc
+            versions[str(mv.version)] = sha256(doc)
+        heads = {mv.stage: mv.version for mv in newest_per_stage(d.versions)}
+        model = encode(
+            {
+                "model": d.model.to_dict(),
+                "latest": d.versions[-1].version if d.versions else None,
+                "stages": dict(sorted(heads.items())),
+                "versions": versions,
+            }
+        )
+        files[f"{PREFIX}/models/{d.name}.json"] = model
+        index[d.name] = sha256(model)
+    files[f"{PREFIX}/index.json"] = encode(
+        {
+            "api_version": API_VERSION,
+            "commit": commit,
+            "stages": list(config.stages),
+            "storage_options": config.storage_options,
+            "models": index,
+        }
+    )
+    return files
