@@ -26,7 +26,7 @@ HOMES = {
 # packages below the facade: none may import gitreg.registry, the faces or each other upward
 BELOW_REGISTRY = ["layout", "errors", "manifest", "config", "dates", "secrets", "model_uris",
                   "files", "repo", "store", "query", "trail", "promotion"]  # fmt: skip
-FACES = ("gitreg.registry", "gitreg.cli", "gitreg.site", "gitreg.mlflow")
+FACES = ("gitreg.registry", "gitreg.cli", "gitreg.site", "gitreg.mlflow", "gitreg.serving")
 
 
 def modules() -> dict[str, Path]:

@@ -84,6 +84,16 @@ class Cli(click.Group):
             ) from None
 
 
+# verify's exit statuses: the first of MISMATCH, MISSING, ERROR present decides
+EXIT = {"OK": 0, "MISMATCH": 1, "MISSING": 4, "ERROR": 5}
+_PRECEDENCE = ("MISMATCH", "MISSING", "ERROR")
+
+
+def exit_status(statuses: list[str]) -> int:
+    """``verify``'s exit status for these per-version results (see ``cli.artifacts``)."""
+    return next((EXIT[s] for s in _PRECEDENCE if s in statuses), 0)
+
+
 def fail(message: str) -> NoReturn:
     raise UsageError(message)
 

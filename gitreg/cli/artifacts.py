@@ -12,15 +12,21 @@ from collections.abc import Iterator
 
 import click
 
-from gitreg.cli.app import as_of_options, cli, emit, fail, json_option, open_view, table
+from gitreg.cli.app import (
+    as_of_options,
+    cli,
+    emit,
+    exit_status,
+    fail,
+    json_option,
+    open_view,
+    table,
+)
 from gitreg.cli.progress import progress, quiet_option
 from gitreg.cli.serving import lock_verify
 from gitreg.errors import GitregError
 from gitreg.manifest import ModelVersion
 from gitreg.registry import RegistryView
-
-EXIT = {"OK": 0, "MISMATCH": 1, "MISSING": 4, "ERROR": 5}
-_PRECEDENCE = ("MISMATCH", "MISSING", "ERROR")
 
 
 def _versions(view: RegistryView, uris: tuple[str, ...], every: bool) -> Iterator[ModelVersion]:
@@ -30,11 +36,6 @@ def _versions(view: RegistryView, uris: tuple[str, ...], every: bool) -> Iterato
     else:
         for uri in uris:
             yield view.resolve(uri)
-
-
-def exit_status(statuses: list[str]) -> int:
-    """The command's exit status for these per-version results (see the module docstring)."""
-    return next((EXIT[s] for s in _PRECEDENCE if s in statuses), 0)
 
 
 @cli.command()

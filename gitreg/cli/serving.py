@@ -21,6 +21,7 @@ from gitreg.cli.app import (
     as_of_options,
     cli,
     emit,
+    exit_status,
     fail,
     json_option,
     open_view,
@@ -75,8 +76,11 @@ def lock_download(f: F) -> F:
 
 
 def fetch_into(lock_file: str, folder: Path, *, cache: bool, quiet: bool | None) -> None:
-    from gitreg.cli.progress import progress
-    from gitreg.store.lockfile import fetch_lock, load_lock
+    # serving code loads only when a serving option is used
+    from gitreg.cli.progress import progress  # noqa: PLC0415
+
+    # serving code loads only when a serving option is used
+    from gitreg.store.lockfile import fetch_lock, load_lock  # noqa: PLC0415
 
     lock = load_lock(lock_file)
     total = sum(e.artifact.size for e in lock.entries)
@@ -115,9 +119,10 @@ def lock_verify(f: F) -> F:
 
 
 def verify_locked(lock_file: str, folder: str | None, as_json: bool) -> None:
-    from gitreg.cli.artifacts import exit_status
-    from gitreg.store import redact
-    from gitreg.store.lockfile import load_lock, verify_lock
+    from gitreg.store import redact  # noqa: PLC0415 (fsspec loads only when bytes move)
+
+    # serving code loads only when a serving option is used
+    from gitreg.store.lockfile import load_lock, verify_lock  # noqa: PLC0415
 
     lock = load_lock(lock_file)
     rows = [
@@ -152,7 +157,8 @@ def api_resolve(f: F) -> F:
         if api is None:
             return f(*args, **kw)
         _no_past(kw, "--api")
-        from gitreg.serving.client import StaticAPI
+        # serving code loads only when a serving option is used
+        from gitreg.serving.client import StaticAPI  # noqa: PLC0415
 
         mv, aliases = StaticAPI(api).resolve_with_aliases(kw["uri"])
         if kw.get("as_json"):
@@ -200,9 +206,14 @@ def pin(
       gitreg pin models:/fraud-detector@champion models:/ranker/Production -o models.lock
       gitreg pin --update -o models.lock
     """
-    from gitreg.errors import GitregError
-    from gitreg.serving.pin import moves
-    from gitreg.store.lockfile import Lock, load_lock, write_lock
+    # serving code loads only when a serving option is used
+    from gitreg.errors import GitregError  # noqa: PLC0415
+
+    # serving code loads only when a serving option is used
+    from gitreg.serving.pin import moves  # noqa: PLC0415
+
+    # serving code loads only when a serving option is used
+    from gitreg.store.lockfile import Lock, load_lock, write_lock  # noqa: PLC0415
 
     if update and not os.path.lexists(out):
         fail(f"nothing to update: {out} does not exist (pin some URIs first)")
@@ -217,11 +228,13 @@ def pin(
         fail("name models:/ URIs to pin, or pass --update to re-resolve a lock")
     if api is not None:
         _no_past({"ref": ref, "at": at}, "--api")
-        from gitreg.serving.client import StaticAPI
+        # serving code loads only when a serving option is used
+        from gitreg.serving.client import StaticAPI  # noqa: PLC0415
 
         new = StaticAPI(api).pin(wanted)
     else:
-        from gitreg.serving.pin import pin as pin_view
+        # serving code loads only when a serving option is used
+        from gitreg.serving.pin import pin as pin_view  # noqa: PLC0415
 
         new = pin_view(open_view(ctx, ref or "HEAD", at), wanted)
     write_lock(new, out)
@@ -240,11 +253,18 @@ def pin(
 
 @cli.group()
 def cache() -> None:
-    """The local artifact cache ($GITREG_CACHE_DIR, bounded by $GITREG_CACHE_MAX)."""
+    """The local artifact cache ($GITREG_CACHE_DIR, bounded by $GITREG_CACHE_MAX).
+
+    \b
+    Example:
+      gitreg cache ls
+      gitreg cache prune --max 20G
+    """
 
 
 def _human(n: int) -> str:
-    from gitreg.cli.progress import _human as human
+    # serving code loads only when a serving option is used
+    from gitreg.cli.progress import _human as human  # noqa: PLC0415
 
     return human(n)
 
@@ -258,8 +278,10 @@ def cache_ls(as_json: bool) -> None:
     Example:
       gitreg cache ls --json
     """
-    from gitreg.store.cache import cache_dir, cache_max
-    from gitreg.store.cache_admin import entries
+    # serving code loads only when a serving option is used
+    # serving code loads only when a serving option is used
+    from gitreg.store.cache_admin import entries  # noqa: PLC0415
+    from gitreg.store.cache_root import cache_dir, cache_max  # noqa: PLC0415
 
     found = entries()
     total = sum(e.size for e in found)
@@ -297,8 +319,10 @@ def cache_prune(max_size: str | None, everything: bool, as_json: bool) -> None:
     Example:
       gitreg cache prune --max 20G
     """
-    from gitreg.store.cache import cache_max, parse_size
-    from gitreg.store.cache_admin import entries, prune
+    # serving code loads only when a serving option is used
+    # serving code loads only when a serving option is used
+    from gitreg.store.cache_admin import entries, prune  # noqa: PLC0415
+    from gitreg.store.cache_root import cache_max, parse_size  # noqa: PLC0415
 
     bound = parse_size(max_size, "--max") if max_size is not None else cache_max()
     dropped = prune(max_bytes=bound, everything=everything)
@@ -334,9 +358,14 @@ def gc(ctx: click.Context, store_: bool, delete: bool, grace: str, as_json: bool
       gitreg gc --store
       gitreg gc --store --delete --grace 7d
     """
-    from gitreg.cli.app import open_registry
-    from gitreg.registry.store_gc import collect
-    from gitreg.store.gc import parse_duration
+    # serving code loads only when a serving option is used
+    from gitreg.cli.app import open_registry  # noqa: PLC0415
+
+    # serving code loads only when a serving option is used
+    from gitreg.registry.store_gc import collect  # noqa: PLC0415
+
+    # serving code loads only when a serving option is used
+    from gitreg.store.gc import parse_duration  # noqa: PLC0415
 
     if not store_:
         fail("say what to collect: gitreg gc --store (git's own objects are git gc's job)")

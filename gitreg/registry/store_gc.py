@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 def referenced_uris(reg: Registry) -> Iterator[str]:
     """The artifact URI of every version manifest in the history of any branch, tag or
     remote-tracking branch, and in the work tree."""
-    from gitreg.files import yamlio
+    # a read the query index answers never needs YAML
+    from gitreg.files import yamlio  # noqa: PLC0415
 
     for path, raw in version_blobs(reg.git):
         try:
@@ -38,8 +39,8 @@ def referenced_uris(reg: Registry) -> Iterator[str]:
 
 def collect(reg: Registry, grace_seconds: float, *, delete: bool = False) -> list[StoreObject]:
     """Every object in the store, classified; with ``delete``, the orphans are deleted."""
-    from gitreg import store
-    from gitreg.store import gc
+    from gitreg import store  # noqa: PLC0415 (fsspec loads only when bytes move)
+    from gitreg.store import gc  # noqa: PLC0415 (fsspec loads only when bytes move)
 
     options = reg.config.storage_options
     store.check_options(options)

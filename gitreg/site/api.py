@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gitreg.config import Config
-from gitreg.registry.view import newest_per_stage
+from gitreg.query.reader import newest_per_stage
 from gitreg.site.pages import ModelData
 
 API_VERSION = 1

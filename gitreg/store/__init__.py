@@ -29,7 +29,8 @@ files: pin, fetch, verify), ``gc`` (unreferenced objects in the store), ``transf
 (streaming, threads, error mapping). Import names from here.
 """
 
-from gitreg.store.cache import cache_dir, cache_entry, cache_max, cached_download, parse_size
+from gitreg.store.cache import cache_entry, cached_download
+from gitreg.store.cache_root import cache_dir, cache_max, parse_size
 from gitreg.store.integrity import RETRY_DELAYS, Verification, download, verify, verify_detail
 from gitreg.store.locations import SCHEMES, check_options, check_uri, redact
 from gitreg.store.publish import upload

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitreg.store.cache import cache_dir, drop
+from gitreg.store.cache_root import cache_dir, drop
 
 _HEX = re.compile(r"[0-9a-f]{64}")
 STALE_TMP_SECONDS = 24 * 3600  # staging older than this is a crashed download's

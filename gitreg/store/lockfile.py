@@ -32,7 +32,8 @@ from typing import Any
 
 from gitreg import model_uris
 from gitreg.errors import AlreadyExists, ArtifactError, GitregError, ManifestError
-from gitreg.manifest import ArtifactRef, check_name
+from gitreg.layout import check_name
+from gitreg.manifest import ArtifactRef
 from gitreg.store.cache import cached_download
 from gitreg.store.integrity import Verification, _check_ref, download, verify_detail
 from gitreg.store.locations import _check_rel, check_options
