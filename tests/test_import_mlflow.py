@@ -123,4 +123,4 @@ def test_import_without_mlflow_answers_with_the_extra(
     monkeypatch.setitem(sys.modules, "mlflow", None)  # what an install without the extra sees
     result = CliRunner().invoke(cli, ["import-mlflow", "--from", "sqlite:///x.db"])
     assert result.exit_code == 2
-    assert "pip install 'gitreg[mlflow]'" in result.stderr and "Traceback" not in result.output
+    assert "pip install 'gitreg-ml[mlflow]'" in result.stderr and "Traceback" not in result.output

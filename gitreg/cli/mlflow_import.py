@@ -32,7 +32,7 @@ def import_mlflow(
     try:
         import mlflow  # noqa: F401
     except ImportError:
-        fail("import-mlflow needs MLflow: pip install 'gitreg[mlflow]'")
+        fail("import-mlflow needs MLflow: pip install 'gitreg-ml[mlflow]'")
     from gitreg.mlflow.importer import import_mlflow as run_import
 
     report = run_import(open_registry(ctx), tracking_uri, models, registry_uri)
