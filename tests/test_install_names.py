@@ -6,6 +6,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from gitreg.cli import cli
+
 ROOT = Path(__file__).resolve().parent.parent
 # What a user reads or a workflow runs: the docs, the template, the action, the examples, and
 # the messages the CLI prints.
@@ -57,3 +61,11 @@ def test_the_rule_catches_the_bare_name() -> None:
 def test_the_template_readme_names_the_install_and_no_other_index_page() -> None:
     text = (ROOT / "registry-template/README.md").read_text()
     assert "pip install gitreg-ml" in text and OTHER_PROJECT not in text
+
+
+def test_version_names_the_installed_distribution() -> None:
+    """``--version`` looks the version up by distribution name: after the rename to gitreg-ml
+    the old name raised a traceback."""
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("gitreg 0.") and "Traceback" not in result.output

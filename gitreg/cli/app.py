@@ -177,7 +177,7 @@ def brief(text: str, width: int = 50) -> str:
     show_default=True,
     help="The registry repository (or set GITREG_REPO).",
 )
-@click.version_option(package_name="gitreg", message="gitreg %(version)s")
+@click.version_option(package_name="gitreg-ml", message="gitreg %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, repo: str) -> None:
     """gitreg: a model registry whose database is a git repository.
