@@ -127,6 +127,9 @@ def gate_context(
     return GateContext(
         current=current_holder(view, mv.name, stage, mv.version),
         stage_hours=lambda s: hours_in(found, s),
+        stay_running=lambda s: next(
+            (x.until is None for x in reversed(found) if x.stage == s), False
+        ),
         verify=verifier(view.config.storage_options) if verify else None,
         rollback=any(s.stage == stage for s in found),
     )
