@@ -83,10 +83,8 @@ def check_base(ctx: click.Context, base: str, head: str, fmt: str, verify_artifa
             click.echo(str(f))
         for t in report.transitions:
             passed = sum(r.ok for r in t.results)
-            click.echo(
-                f"{t.name} v{t.version}: {t.from_stage} -> {t.to_stage} "
-                f"({passed}/{len(t.results)} gates pass)"
-            )
+            gates = f" ({passed}/{len(t.results)} gates pass)" if t.results else ""
+            click.echo(f"{t.name} v{t.version}: {t.from_stage} -> {t.to_stage}{gates}")
         if report.ok:
             click.echo(f"ok: {len(report.changed)} changed files since {report.merge_base[:12]}")
     if not report.ok:

@@ -21,6 +21,7 @@ from gitreg.cli.app import (
 )
 from gitreg.cli.progress import progress, quiet_option
 from gitreg.manifest import ModelVersion
+from gitreg.registry.view import RegistryView
 
 
 @cli.command("list")
@@ -126,6 +127,19 @@ def show_version(mv: ModelVersion, aliases: Sequence[str]) -> None:
         click.echo(f"\n{mv.description.rstrip()}")
 
 
+def hint_versions(reg: RegistryView, filter_string: str) -> None:
+    """After a model search found nothing: say so if versions match the same filter (a tag
+    set with ``tag set NAME --version N`` is the version's, not the model's)."""
+    hits = reg.search_versions(filter_string)
+    if hits:
+        many = f"{len(hits)} versions match" if len(hits) > 1 else "1 version matches"
+        click.echo(
+            f"gitreg: no model matches, but {many} (model tags and version tags are separate):"
+            f" drop --models to search versions",
+            err=True,
+        )
+
+
 @cli.command("search")
 @click.argument("filter_string", metavar="[FILTER]", default="")
 @click.option("--models", is_flag=True, help="Search registered models instead of versions.")
@@ -146,15 +160,19 @@ def search_(
 ) -> None:
     """Search versions (or models) with an MLflow filter string.
 
-    Beyond MLflow: stage, metrics.K, params.K, aliases, OR and parentheses.
+    Beyond MLflow: stage, metrics.K, params.K, lineage.K (run_id, data_version ...),
+    aliases, OR and parentheses. --models searches the models' own tags and descriptions.
 
     \b
     Example:
       gitreg search "name LIKE 'fraud%' AND metrics.val_auc > 0.9" --order-by "version_number DESC"
+      gitreg search "lineage.data_version = '2026-11'"
     """
     reg = open_view(ctx, ref, at)
     if models:
         found = reg.search_models(filter_string, order_by, max_results)
+        if not found and filter_string.strip():
+            hint_versions(reg, filter_string)
         if as_json:
             emit([m.to_dict() for m in found])
         else:

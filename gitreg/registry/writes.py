@@ -216,7 +216,7 @@ class Registry(RegistryView):
         self._writable()
         model = self.get_model(name)
         if alias not in model.aliases:
-            raise NotFound(f"{name} has no alias {alias!r}")
+            raise NotFound.alias(name, alias, model.aliases)
         old = model.aliases[alias]
         model = model.evolve(aliases={k: v for k, v in model.aliases.items() if k != alias})
         self._commit(
