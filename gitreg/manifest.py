@@ -27,6 +27,22 @@ def check_name(name: str, what: str = "model name") -> str:
     return name
 
 
+_TRAILER_RE = re.compile(r"^gitreg-op\s*:", re.IGNORECASE | re.MULTILINE)
+_NOTE_MAX = 10_000
+
+
+def check_note(note: str) -> str:
+    """A transition's note (``transition -m``) for a commit body, stripped: at most 10,000
+    characters, no NUL, and no ``Gitreg-Op:`` line (that trailer is how a retried push
+    recognises its own commit)."""
+    note = note.strip()
+    if len(note) > _NOTE_MAX:
+        raise UsageError(f"the message has {len(note)} characters; the limit is {_NOTE_MAX}")
+    if "\0" in note or _TRAILER_RE.search(note):
+        raise UsageError("the message may not contain a NUL character or a 'Gitreg-Op:' line")
+    return note
+
+
 def check_key(key: str, what: str = "tag key") -> str:
     """Tag, metric and param keys: 1-250 printable characters."""
     if not isinstance(key, str) or not _KEY_RE.fullmatch(key) or key != key.strip():

@@ -25,10 +25,17 @@ def propose(
     ignore_gates: bool,
     local: bool,
     as_json: bool,
+    message: str = "",
 ) -> None:
     """``gitreg transition`` into a stage that policy sends through a pull request."""
     p = open_registry(ctx).propose_transition(
-        name, version, stage, ignore_gates=ignore_gates, push=not local, open_pr=not local
+        name,
+        version,
+        stage,
+        ignore_gates=ignore_gates,
+        push=not local,
+        open_pr=not local,
+        message=message,
     )
     show_proposal(p, as_json)
 

@@ -111,12 +111,16 @@ def register(
     "--ignore-gates", is_flag=True, help="Pull-request stages: propose despite failing gates."
 )
 @click.option("--local", is_flag=True, help="Pull-request stages: make the branch; no push, no PR.")
+@click.option(
+    "-m", "--message", default="", metavar="TEXT",
+    help="A note for reviewers: the commit body (and the pull request's body).",
+)  # fmt: skip
 @push_option
 @json_option
 @click.pass_context
 def transition(
     ctx: click.Context, name: str, version: str, stage: str, archive_existing: bool,
-    ignore_gates: bool, local: bool, push: bool, as_json: bool,
+    ignore_gates: bool, local: bool, message: str, push: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Move version VERSION of NAME to STAGE, as gitreg.yaml's policy allows.
 
@@ -126,18 +130,25 @@ def transition(
 
     \b
     Example:
-      gitreg transition fraud-detector 3 Staging
+      gitreg transition fraud-detector 3 Staging -m "Validated on the November holdout."
       gitreg transition fraud-detector 3 Production
     """
     reg = open_registry(ctx)
     if reg.config.rule(name, reg.config.canonical_stage(stage)).via == "pull_request":
         from gitreg.cli.promotion import propose
 
-        propose(ctx, name, version, stage, ignore_gates=ignore_gates, local=local, as_json=as_json)
+        propose(
+            ctx, name, version, stage,
+            ignore_gates=ignore_gates, local=local, as_json=as_json, message=message,
+        )  # fmt: skip
         return
     before = reg.get_version(name, version).stage
     mv, pushed = apply(
-        ctx, push, lambda r: r.transition(name, version, stage, archive_existing=archive_existing)
+        ctx,
+        push,
+        lambda r: r.transition(
+            name, version, stage, archive_existing=archive_existing, message=message
+        ),
     )
     if as_json:
         emit(version_json(mv))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gitreg.errors import Conflict, GitError, NotFound, UsageError
-from gitreg.manifest import ModelVersion
+from gitreg.manifest import ModelVersion, check_note
 from gitreg.promotion import gates
 from gitreg.promotion.gates import GateResult
 from gitreg.registry.view import RegistryView, version_files, version_path
@@ -36,6 +36,7 @@ class Plan:
     results: tuple[GateResult, ...]
     current: ModelVersion | None
     rollback: bool
+    note: str = ""  # the proposer's words (transition -m), as the commit body has them
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,7 +74,9 @@ class Proposal:
         }
 
 
-def plan(view: RegistryView, ref: str, name: str, version: int | str, stage: str) -> Plan:
+def plan(
+    view: RegistryView, ref: str, name: str, version: int | str, stage: str, note: str = ""
+) -> Plan:
     """Work out moving ``name`` v``version`` into ``stage`` as commit ``ref`` (read through
     ``view``) has the registry; raises PolicyError if the rule's ``from`` refuses it."""
     cfg = view.config
@@ -83,7 +86,7 @@ def plan(view: RegistryView, ref: str, name: str, version: int | str, stage: str
         raise Conflict(f"{name} v{mv.version} is already in {stage}")
     rule = cfg.rule(name, stage)
     ctx = gate_context(view, view.git, ref, mv, stage)
-    changed, message = view.stage_change(mv, stage, rollback=ctx.rollback)
+    changed, message = view.stage_change(mv, stage, rollback=ctx.rollback, note=note)
     return Plan(
         version=mv,
         stage=stage,
@@ -92,6 +95,7 @@ def plan(view: RegistryView, ref: str, name: str, version: int | str, stage: str
         results=tuple(gates.evaluate(rule.gates, mv, ctx)),
         current=ctx.current,
         rollback=ctx.rollback,
+        note=check_note(note),
     )
 
 
@@ -110,9 +114,11 @@ def propose(
     push: bool = True,
     open_pr: bool = True,
     env: Mapping[str, str] | None = None,
+    message: str = "",
 ) -> Proposal:
     """Commit the transition on a new branch from the default branch, push it, open the
-    pull request. Refuses (GatesFailed) if a gate fails, unless ``ignore_gates``."""
+    pull request. Refuses (GatesFailed) if a gate fails, unless ``ignore_gates``.
+    ``message`` goes into the commit body and the pull request's body."""
     reg._writable()
     cfg = reg.config
     git = reg.git
@@ -120,7 +126,7 @@ def propose(
     has_remote = bool(git.run("config", "--get", f"remote.{remote}.url", check=False).strip())
     base = _base_commit(reg, cfg.default_branch, remote if has_remote and push else None)
     view = reg.at(ref=base)
-    p = plan(view, base, name, version, stage)
+    p = plan(view, base, name, version, stage, message)
     failed = gates.failures(p.results)
     if failed and not ignore_gates:
         raise gates.GatesFailed(name, p.version.version, p.stage, failed)
@@ -223,6 +229,9 @@ def pr_body(p: Plan, view: RegistryView, branch: str) -> str:
     if len(p.changed) > 1:
         archived = ", ".join(f"v{v.version}" for v in p.changed[1:])
         out += [f"Archived in the same commit: {archived}.", ""]
+    if p.note:
+        out += ["**Note from the proposer:**", ""] + ["> " + line for line in p.note.splitlines()]
+        out.append("")
     if mv.description.strip():
         out += ["> " + line for line in mv.description.strip().splitlines()] + [""]
     keys = sorted(set(mv.metrics) | set(cur.metrics if cur else {}))

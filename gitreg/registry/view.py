@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
-from gitreg import dates, model_uris
+from gitreg import dates, model_uris, secrets
 from gitreg.config import Config
 from gitreg.errors import (
     ManifestError,
@@ -22,7 +22,7 @@ from gitreg.errors import (
     UsageError,
 )
 from gitreg.files import schema
-from gitreg.manifest import ModelVersion, RegisteredModel, check_name
+from gitreg.manifest import ModelVersion, RegisteredModel, check_name, check_note
 from gitreg.query.rows import VersionRow, model_row
 from gitreg.repo.git import Git
 from gitreg.repo.tree import CommitTree, Tree, WorkTree
@@ -290,10 +290,12 @@ class RegistryView:
         *,
         archive_existing: bool = False,
         rollback: bool = False,
+        note: str = "",
     ) -> tuple[list[ModelVersion], str]:
         """The manifests and commit message that move ``mv`` into ``stage`` (already in its
         configured spelling) as gitreg.yaml's ``from`` and ``exclusive`` rules say. A
-        rollback may return to a stage it held before whatever ``from`` says."""
+        rollback may return to a stage it held before whatever ``from`` says. ``note``
+        (``transition -m``) is the commit body's first paragraph."""
         rule = self.config.rule(mv.name, stage)
         if rule.from_stages is not None and mv.stage not in rule.from_stages and not rollback:
             how = "through a pull request, and " if rule.via == "pull_request" else ""
@@ -314,6 +316,9 @@ class RegistryView:
         message = f"{mv.name} v{mv.version}: {mv.stage} -> {stage}"
         if rollback:
             message += " (rollback)"
+        if note := check_note(note):
+            secrets.refuse(message=note)
+            message += "\n\n" + note
         if lines:
             message += "\n\n" + "\n".join(lines)
         return changed, message

@@ -137,9 +137,16 @@ class Registry(RegistryView):
 
     @lock.locked
     def transition(
-        self, name: str, version: int | str, stage: str, *, archive_existing: bool = False
+        self,
+        name: str,
+        version: int | str,
+        stage: str,
+        *,
+        archive_existing: bool = False,
+        message: str = "",
     ) -> ModelVersion:
-        """Move a version to ``stage`` by a direct commit, as gitreg.yaml's policy allows."""
+        """Move a version to ``stage`` by a direct commit, as gitreg.yaml's policy allows;
+        ``message`` (a reviewer's note) goes into the commit body."""
         self._writable()
         cfg = self.config
         stage = cfg.canonical_stage(stage)
@@ -160,8 +167,10 @@ class Registry(RegistryView):
             failed = gates.failures(gates.evaluate(rule.gates, mv, ctx))
             if failed:
                 raise gates.GatesFailed(name, mv.version, stage, failed)
-        changed, message = self.stage_change(mv, stage, archive_existing=archive_existing)
-        self._commit(message, version_files(changed))
+        changed, subject = self.stage_change(
+            mv, stage, archive_existing=archive_existing, note=message
+        )
+        self._commit(subject, version_files(changed))
         return changed[0]
 
     def propose_transition(
@@ -173,14 +182,23 @@ class Registry(RegistryView):
         ignore_gates: bool = False,
         push: bool = True,
         open_pr: bool = True,
+        message: str = "",
     ) -> Proposal:
         """Prepare a transition as a pull request: a branch from the default branch with the
         change (the work tree and current branch untouched), pushed, and the pull request
-        opened where a forge is configured. Raises GatesFailed unless ``ignore_gates``."""
+        opened where a forge is configured. Raises GatesFailed unless ``ignore_gates``.
+        ``message`` goes into the commit body and the pull request's body."""
         from gitreg.promotion import propose
 
         return propose.propose(
-            self, name, version, stage, ignore_gates=ignore_gates, push=push, open_pr=open_pr
+            self,
+            name,
+            version,
+            stage,
+            ignore_gates=ignore_gates,
+            push=push,
+            open_pr=open_pr,
+            message=message,
         )
 
     def propose_rollback(
