@@ -230,11 +230,12 @@ def resolve(ctx: click.Context, uri: str, ref: str | None, at: str | None, as_js
 @click.argument("dest", type=click.Path(path_type=Path))
 @as_of_options
 @click.option("--no-cache", is_flag=True, help="Neither read nor fill the local cache.")
+@click.option("--force", is_flag=True, help="Replace DEST, only once the new bytes verified.")
 @quiet_option
 @click.pass_context
 def download(
     ctx: click.Context, uri: str, dest: Path, ref: str | None, at: str | None, no_cache: bool,
-    quiet: bool,
+    force: bool, quiet: bool,
 ) -> None:  # fmt: skip
     """Copy a version's artifact to DEST, verifying its size and sha256.
 
@@ -244,10 +245,11 @@ def download(
     \b
     Example:
       gitreg download models:/fraud-detector@champion ./model.pkl
+      gitreg download models:/fraud-detector/Production ./model.pkl --force
     """
     view = open_view(ctx, ref, at)
     with progress(f"download {dest.name}", view.resolve(uri).artifact.size, quiet) as bar:
-        mv = view.download(uri, dest, bar, cache=not no_cache)
+        mv = view.download(uri, dest, bar, cache=not no_cache, replace=force)
     click.echo(f"Downloaded {mv.name} v{mv.version} to {dest} ({mv.artifact.digest})")
 
 

@@ -11,10 +11,10 @@ the entry is dropped and the store asked again. A hit needs no store at all (off
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -48,25 +48,27 @@ def cached_download(
     progress: Progress | None = None,
     *,
     root: Path | None = None,
+    replace: bool = False,
 ) -> bool:
-    """``download`` through the cache; True if the bytes came from the cache.
+    """``download`` through the cache; True if the bytes came from the cache. ``replace``
+    lets the verified copy replace an existing ``dest`` (see ``download``).
 
     ``progress`` sees the bytes once: the cache's copy on a hit, the store's on a miss
     (the verified copy from the fresh entry to ``dest`` is not reported)."""
     _check_ref(ref)  # the digest becomes a path: it must be sha256:<64 hex>
     if _scheme(ref.uri) == "file":
-        download(ref, dest, storage_options, progress)
+        download(ref, dest, storage_options, progress, replace=replace)
         return False
     entry = cache_entry(ref, root)
-    local = replace(ref, uri=entry.as_uri())
+    local = dataclasses.replace(ref, uri=entry.as_uri())
     if os.path.lexists(entry):
         try:
-            download(local, dest, None, progress)
+            download(local, dest, None, progress, replace=replace)
             return True
         except DigestMismatch:
             _remove(entry)  # rotted or edited: fall through to the store
     _fill(ref, entry, storage_options, progress)
-    download(local, dest)
+    download(local, dest, replace=replace)
     return False
 
 
