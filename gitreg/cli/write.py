@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -35,9 +36,28 @@ def init(path: Path, store: str | None) -> None:
       gitreg init ./ml-registry
     """
     from gitreg.files.template import init_registry
+    from gitreg.repo.git import Git
 
     sha = init_registry(path, store=store)
-    click.echo(f"Initialized gitreg registry in {path.resolve()} ({sha[:12]})")
+    where = path.resolve()
+    click.echo(f"Initialized gitreg registry in {where} ({sha[:12]})")
+    git = Git(where)
+    branch = git.run("symbolic-ref", "--short", "HEAD", check=False).strip() or "main"
+    has_remote = bool(git.run("remote", check=False).strip())
+    quoted = shlex.quote(str(where))
+    steps = [f"cd {quoted}    # or: export GITREG_REPO={quoted}"]
+    if not has_remote:
+        steps.append("git remote add origin URL    # an empty repository on GitHub or GitLab")
+    steps += [
+        f"git push -u origin {branch}",
+        "gitreg register MODEL ./model.pkl --metric val_auc=0.91    # your first version",
+    ]
+    click.echo("\nNext steps:\n" + "".join(f"  {s}\n" for s in steps), nl=False)
+    click.echo(
+        f"\nThen protect {branch} so Production arrives only through reviewed pull requests:\n"
+        f'{where / "README.md"} says how ("Turn on branch protection"), and gitreg.yaml\n'
+        "holds the stages, gates and artifact store."
+    )
 
 
 @cli.command()
