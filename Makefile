@@ -15,10 +15,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash examples/demo.sh
 
+WORKFLOWS := .github/workflows/*.yml registry-template/.github/workflows/*.yml
+
 lint: $(STAMP)
 	$(BIN)/ruff check gitreg tests bench
 	$(BIN)/ruff format --check gitreg tests bench
 	$(BIN)/mypy
+	# GitHub Actions static analysis, offline (no GitHub API calls), and the workflow schemas
+	$(BIN)/zizmor --offline --no-progress --quiet $(WORKFLOWS) action.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows $(WORKFLOWS)
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions action.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.gitlab-ci registry-template/.gitlab-ci.yml
 
 test: lint
 	$(BIN)/pytest

@@ -3,6 +3,8 @@ one sentence on stderr and an exit status."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class GitregError(Exception):
     """Root of every error a user can cause. ``str(err)`` is the one sentence shown."""
@@ -29,6 +31,27 @@ class ManifestError(GitregError):
 
 class NotFound(GitregError):
     """A model, version, alias or ref that does not exist."""
+
+    @classmethod
+    def model(cls, name: str, known: Iterable[str]) -> NotFound:
+        """No model ``name``; the message suggests the nearest of ``known``."""
+        import difflib  # noqa: PLC0415 (lazily: only an error pays for the import)
+
+        near = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+        hint = f"; did you mean {_either(near)}?" if near else ""
+        return cls(f"no registered model named {name!r}{hint}")
+
+    @classmethod
+    def alias(cls, name: str, alias: str, aliases: Iterable[str]) -> NotFound:
+        """Model ``name`` has no ``alias``; the message lists the aliases it has."""
+        have = sorted(aliases)
+        listed = f"its aliases are {', '.join(have)}" if have else "it has no aliases"
+        return cls(f"{name} has no alias {alias!r}; {listed}")
+
+
+def _either(names: list[str]) -> str:
+    quoted = [repr(n) for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
 class AlreadyExists(GitregError):

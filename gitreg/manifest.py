@@ -7,11 +7,28 @@ and only converts it.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gitreg.errors import UsageError
+
 DEFAULT_STAGES = ("None", "Staging", "Production", "Archived")
+_TRAILER_RE = re.compile(r"^gitreg-op\s*:", re.IGNORECASE | re.MULTILINE)
+_NOTE_MAX = 10_000
+
+
+def check_note(note: str) -> str:
+    """A transition's note (``transition -m``) for a commit body, stripped: at most 10,000
+    characters, no NUL, and no ``Gitreg-Op:`` line (that trailer is how a retried push
+    recognises its own commit)."""
+    note = note.strip()
+    if len(note) > _NOTE_MAX:
+        raise UsageError(f"the message has {len(note)} characters; the limit is {_NOTE_MAX}")
+    if "\0" in note or _TRAILER_RE.search(note):
+        raise UsageError("the message may not contain a NUL character or a 'Gitreg-Op:' line")
+    return note
 
 
 def _strict(d: Any, required: dict[str, Any], optional: dict[str, Any]) -> dict[str, Any]:

@@ -130,8 +130,9 @@ def notify(
     """Deliver the events between two commits to the webhooks in gitreg.yaml.
 
     Each event is one signed JSON POST (X-Gitreg-Signature: sha256=HMAC of the body,
-    keyed with the secret from the hook's secret_env variable). Exits 1 if a delivery
-    finally failed after its retries.
+    keyed with the secret from the hook's secret_env variable; with token_env, also
+    Authorization: Bearer). A hook's events, stages and models narrow what it gets.
+    Exits 1 if a delivery finally failed after its retries.
 
     \b
     Example:

@@ -1,16 +1,20 @@
-"""Progress on stderr for transfers and hashes: one line redrawn in place, only on a
-terminal, only past a few MB, never with ``--quiet``.
+"""Progress on stderr for transfers and hashes: tqdm's bar, only on a terminal, only past
+a few MB, never with ``--quiet``.
 
 ``GITREG_PROGRESS=always|never`` overrides the terminal test (``auto`` is the default), so
-a pipeline can keep the bar and a test can see it. A total of 0 means "unknown": the line
-then shows bytes and speed without a percentage.
+a pipeline can keep the bar and a test can see it. A total of 0 means "unknown": the bar
+then shows bytes and speed without a percentage. tqdm is imported only once a transfer
+passes the threshold, so a command that moves nothing never loads it.
+
+The library reports progress as a plain byte count (``progress=`` callables through
+``gitreg.store``), so this module drives tqdm itself rather than through fsspec's
+``TqdmCallback``: the same bar, and fsspec keeps its one home in ``gitreg.store``.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO, Any, TypeVar
@@ -26,52 +30,44 @@ def quiet_option(f: F) -> F:
     return click.option("--quiet", "-q", is_flag=True, help="No progress bar on stderr.")(f)
 
 
-def _human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    raise AssertionError  # pragma: no cover
-
-
 class Bar:
-    """Counts bytes; draws ``label  42%  420.0 MB / 1.0 GB  210.3 MB/s`` on ``out``."""
+    """Counts bytes; past ``THRESHOLD`` draws them with tqdm on ``out``
+    (``label: 42%|####  | 420MB/1.00GB [00:02<00:03, 210MB/s]``)."""
 
-    def __init__(self, label: str, total: int, out: IO[str], *, clock: Callable[[], float]) -> None:
-        self.label, self.total, self.out, self.clock = label, total, out, clock
-        self.done, self.start, self.drawn_at, self.width = 0, clock(), 0.0, 0
+    def __init__(self, label: str, total: int, out: IO[str]) -> None:
+        self.label, self.total, self.out = label, total, out
+        self.done = 0
+        self.tqdm: Any = None  # made when the count first passes the threshold
 
     def __call__(self, n: int) -> None:
         self.done += n
-        now = self.clock()
-        if now - self.drawn_at >= INTERVAL and max(self.total, self.done) >= THRESHOLD:
-            self.draw(now)
+        if self.tqdm is not None:
+            self.tqdm.update(n)
+        elif max(self.total, self.done) >= THRESHOLD:
+            # the first transfer big enough to show pays for it
+            from tqdm import tqdm  # noqa: PLC0415
 
-    def line(self, now: float) -> str:
-        rate = self.done / max(now - self.start, 1e-6)
-        size = _human(self.done)
-        if self.total:
-            shown = min(self.done, self.total)
-            size = f"{min(100, shown * 100 // self.total):3d}%  {_human(shown)} / " + _human(
-                self.total
+            self.tqdm = tqdm(
+                desc=self.label,
+                total=self.total or None,
+                initial=self.done,
+                file=self.out,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1000,
+                mininterval=INTERVAL,
+                dynamic_ncols=True,
+                leave=True,
             )
-        return f"{self.label}  {size}  {_human(rate)}/s"
-
-    def draw(self, now: float) -> None:
-        text = self.line(now)
-        self.out.write("\r" + text.ljust(self.width))
-        self.out.flush()
-        self.drawn_at, self.width = now, len(text)
 
     def finish(self, ok: bool) -> None:
-        """Complete the line (a bar already drawn ends at 100% on success) and end it."""
-        if not self.width:
+        """Complete the bar (one drawn ends at 100% on success) and end its line; a bar
+        never drawn writes nothing."""
+        if self.tqdm is None:
             return
-        if ok and self.total:
-            self.done = max(self.done, self.total)  # e.g. an upload the store already had
-        self.draw(self.clock())
-        self.out.write("\n")
-        self.out.flush()
+        if ok and self.total and self.tqdm.n < self.total:
+            self.tqdm.update(self.total - self.tqdm.n)  # e.g. an upload the store already had
+        self.tqdm.close()
 
 
 def tree_size(path: str) -> int:
@@ -106,7 +102,7 @@ def progress(label: str, total: int, quiet: bool = False) -> Iterator[Callable[[
     if not enabled(quiet):
         yield None
         return
-    bar = Bar(label, total, sys.stderr, clock=time.monotonic)
+    bar = Bar(label, total, sys.stderr)
     ok = False
     try:
         yield bar

@@ -25,10 +25,17 @@ def propose(
     ignore_gates: bool,
     local: bool,
     as_json: bool,
+    message: str = "",
 ) -> None:
     """``gitreg transition`` into a stage that policy sends through a pull request."""
     p = open_registry(ctx).propose_transition(
-        name, version, stage, ignore_gates=ignore_gates, push=not local, open_pr=not local
+        name,
+        version,
+        stage,
+        ignore_gates=ignore_gates,
+        push=not local,
+        open_pr=not local,
+        message=message,
     )
     show_proposal(p, as_json)
 
@@ -115,10 +122,8 @@ def check_base(ctx: click.Context, base: str, head: str, fmt: str, verify_artifa
             click.echo(str(f))
         for t in report.transitions:
             passed = sum(r.ok for r in t.results)
-            click.echo(
-                f"{t.name} v{t.version}: {t.from_stage} -> {t.to_stage} "
-                f"({passed}/{len(t.results)} gates pass)"
-            )
+            gates = f" ({passed}/{len(t.results)} gates pass)" if t.results else ""
+            click.echo(f"{t.name} v{t.version}: {t.from_stage} -> {t.to_stage}{gates}")
         if report.ok:
             click.echo(f"ok: {len(report.changed)} changed files since {report.merge_base[:12]}")
     if not report.ok:

@@ -22,6 +22,7 @@ from gitreg.cli.app import (
 from gitreg.cli.progress import progress, quiet_option
 from gitreg.cli.serving import api_resolve, lock_download
 from gitreg.manifest import ModelVersion
+from gitreg.registry.view import RegistryView
 
 
 @cli.command("list")
@@ -127,6 +128,19 @@ def show_version(mv: ModelVersion, aliases: Sequence[str]) -> None:
         click.echo(f"\n{mv.description.rstrip()}")
 
 
+def hint_versions(reg: RegistryView, filter_string: str) -> None:
+    """After a model search found nothing: say so if versions match the same filter (a tag
+    set with ``tag set NAME --version N`` is the version's, not the model's)."""
+    hits = reg.search_versions(filter_string)
+    if hits:
+        many = f"{len(hits)} versions match" if len(hits) > 1 else "1 version matches"
+        click.echo(
+            f"gitreg: no model matches, but {many} (model tags and version tags are separate):"
+            f" drop --models to search versions",
+            err=True,
+        )
+
+
 @cli.command("search")
 @click.argument("filter_string", metavar="[FILTER]", default="")
 @click.option("--models", is_flag=True, help="Search registered models instead of versions.")
@@ -147,15 +161,19 @@ def search_(
 ) -> None:
     """Search versions (or models) with an MLflow filter string.
 
-    Beyond MLflow: stage, metrics.K, params.K, aliases, OR and parentheses.
+    Beyond MLflow: stage, metrics.K, params.K, lineage.K (run_id, data_version ...),
+    aliases, OR and parentheses. --models searches the models' own tags and descriptions.
 
     \b
     Example:
       gitreg search "name LIKE 'fraud%' AND metrics.val_auc > 0.9" --order-by "version_number DESC"
+      gitreg search "lineage.data_version = '2026-11'"
     """
     reg = open_view(ctx, ref, at)
     if models:
         found = reg.search_models(filter_string, order_by, max_results)
+        if not found and filter_string.strip():
+            hint_versions(reg, filter_string)
         if as_json:
             emit([m.to_dict() for m in found])
         else:
@@ -215,11 +233,12 @@ def resolve(ctx: click.Context, uri: str, ref: str | None, at: str | None, as_js
 @click.argument("dest", type=click.Path(path_type=Path))
 @as_of_options
 @click.option("--no-cache", is_flag=True, help="Neither read nor fill the local cache.")
+@click.option("--force", is_flag=True, help="Replace DEST, only once the new bytes verified.")
 @quiet_option
 @click.pass_context
 def download(
     ctx: click.Context, uri: str, dest: Path, ref: str | None, at: str | None, no_cache: bool,
-    quiet: bool,
+    force: bool, quiet: bool,
 ) -> None:  # fmt: skip
     """Copy a version's artifact to DEST, verifying its size and sha256.
 
@@ -229,10 +248,11 @@ def download(
     \b
     Example:
       gitreg download models:/fraud-detector@champion ./model.pkl
+      gitreg download models:/fraud-detector/Production ./model.pkl --force
     """
     view = open_view(ctx, ref, at)
     with progress(f"download {dest.name}", view.resolve(uri).artifact.size, quiet) as bar:
-        mv = view.download(uri, dest, bar, cache=not no_cache)
+        mv = view.download(uri, dest, bar, cache=not no_cache, replace=force)
     click.echo(f"Downloaded {mv.name} v{mv.version} to {dest} ({mv.artifact.digest})")
 
 

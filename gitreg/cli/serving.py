@@ -263,10 +263,13 @@ def cache() -> None:
 
 
 def _human(n: int) -> str:
-    # serving code loads only when a serving option is used
-    from gitreg.cli.progress import _human as human  # noqa: PLC0415
-
-    return human(n)
+    """Bytes for people: 512 B, 3.4 MB, 1.2 GB."""
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
 
 
 @cache.command("ls")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -34,10 +35,29 @@ def init(path: Path, store: str | None) -> None:
     Example:
       gitreg init ./ml-registry
     """
-    from gitreg.registry.template import init_registry  # noqa: PLC0415 (only init copies the template)
+    from gitreg.registry.template import init_registry  # noqa: PLC0415 (only init needs it)
+    from gitreg.repo.git import Git  # noqa: PLC0415 (only init needs it)
 
     sha = init_registry(path, store=store)
-    click.echo(f"Initialized gitreg registry in {path.resolve()} ({sha[:12]})")
+    where = path.resolve()
+    click.echo(f"Initialized gitreg registry in {where} ({sha[:12]})")
+    git = Git(where)
+    branch = git.current_branch() or "main"
+    has_remote = bool(git.remotes())
+    quoted = shlex.quote(str(where))
+    steps = [f"cd {quoted}    # or: export GITREG_REPO={quoted}"]
+    if not has_remote:
+        steps.append("git remote add origin URL    # an empty repository on GitHub or GitLab")
+    steps += [
+        f"git push -u origin {branch}",
+        "gitreg register MODEL ./model.pkl --metric val_auc=0.91    # your first version",
+    ]
+    click.echo("\nNext steps:\n" + "".join(f"  {s}\n" for s in steps), nl=False)
+    click.echo(
+        f"\nThen protect {branch} so Production arrives only through reviewed pull requests:\n"
+        f'{where / "README.md"} says how ("Turn on branch protection"), and gitreg.yaml\n'
+        "holds the stages, gates and artifact store."
+    )
 
 
 @cli.command()
@@ -111,12 +131,16 @@ def register(
     "--ignore-gates", is_flag=True, help="Pull-request stages: propose despite failing gates."
 )
 @click.option("--local", is_flag=True, help="Pull-request stages: make the branch; no push, no PR.")
+@click.option(
+    "-m", "--message", default="", metavar="TEXT",
+    help="A note for reviewers: the commit body (and the pull request's body).",
+)  # fmt: skip
 @push_option
 @json_option
 @click.pass_context
 def transition(
     ctx: click.Context, name: str, version: str, stage: str, archive_existing: bool,
-    ignore_gates: bool, local: bool, push: bool, as_json: bool,
+    ignore_gates: bool, local: bool, message: str, push: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Move version VERSION of NAME to STAGE, as gitreg.yaml's policy allows.
 
@@ -126,7 +150,7 @@ def transition(
 
     \b
     Example:
-      gitreg transition fraud-detector 3 Staging
+      gitreg transition fraud-detector 3 Staging -m "Validated on the November holdout."
       gitreg transition fraud-detector 3 Production
     """
     reg = open_registry(ctx)
@@ -136,11 +160,18 @@ def transition(
     if rule_for(reg, name, reg.config.canonical_stage(stage)).via == "pull_request":
         from gitreg.cli.promotion import propose  # noqa: PLC0415 (only promotions need it)
 
-        propose(ctx, name, version, stage, ignore_gates=ignore_gates, local=local, as_json=as_json)
+        propose(
+            ctx, name, version, stage,
+            ignore_gates=ignore_gates, local=local, as_json=as_json, message=message,
+        )  # fmt: skip
         return
     before = reg.get_version(name, version).stage
     mv, pushed = apply(
-        ctx, push, lambda r: r.transition(name, version, stage, archive_existing=archive_existing)
+        ctx,
+        push,
+        lambda r: r.transition(
+            name, version, stage, archive_existing=archive_existing, message=message
+        ),
     )
     if as_json:
         emit(version_json(mv))

@@ -12,7 +12,6 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from gitreg.errors import PolicyError, UsageError
@@ -46,12 +45,15 @@ class GateContext:
     ``current``: the version that holds the target stage now (another version), if any.
     ``stage_hours``: hours the candidate spent in a stage during its latest stay there
     (still running: up to now), or None if it never was in that stage.
+    ``stay_running``: whether that latest stay is still running (so waiting makes the
+    version eligible, and the refusal can say when); None if nobody knows.
     ``verify``: checks the artifact's bytes; None means nobody can, so the gate fails.
     ``rollback``: the candidate held the target stage before; the gates that judge a
     first promotion (time in the previous stage, not worse than current) are waived."""
 
     current: ModelVersion | None = None
     stage_hours: Callable[[str], float | None] = lambda _stage: None
+    stay_running: Callable[[str], bool | None] = lambda _stage: None
     verify: Verifier | None = None
     rollback: bool = False
     now: Callable[[], float] = time.time
@@ -132,8 +134,26 @@ def _tags(gate: Mapping[str, Any], mv: ModelVersion, ctx: GateContext) -> GateRe
     absent = [t for t in wanted if not str(mv.tags.get(t, "")).strip()]
     subject = ", ".join(wanted)
     if absent:
-        return GateResult("tags", subject, False, f"missing tag {', '.join(absent)}")
+        detail = f"missing tag {', '.join(absent)}"
+        in_lineage = [t for t in absent if str(mv.lineage.get(t, "")).strip()]
+        if in_lineage:  # register --data-version writes lineage, not a tag
+            keys = ", ".join(in_lineage)
+            detail += f" (lineage has {keys}: the gate `lineage: [{keys}]` reads it)"
+        return GateResult("tags", subject, False, detail)
     return GateResult("tags", subject, True, "every required tag is set")
+
+
+def _lineage(gate: Mapping[str, Any], mv: ModelVersion, ctx: GateContext) -> GateResult:
+    """Required lineage keys (``run_id``, ``data_version`` ...): unlike tags, lineage is
+    immutable, so a promotion cannot supply it on the way."""
+    wanted = gate["lineage"]
+    if not isinstance(wanted, list) or not all(isinstance(t, str) for t in wanted):
+        raise ValueError(wanted)
+    absent = [k for k in wanted if not str(mv.lineage.get(k) or "").strip()]
+    subject = ", ".join(wanted)
+    if absent:
+        return GateResult("lineage", subject, False, f"missing lineage.{', lineage.'.join(absent)}")
+    return GateResult("lineage", subject, True, "every required lineage key is set")
 
 
 def _description(gate: Mapping[str, Any], mv: ModelVersion, ctx: GateContext) -> GateResult:
@@ -155,15 +175,18 @@ def _time_in_stage(gate: Mapping[str, Any], mv: ModelVersion, ctx: GateContext) 
     if hours is None:
         return GateResult("time_in_stage", stage, False, f"the version was never in {stage}")
     if hours < need:
-        when = datetime.fromtimestamp(ctx.now() + (need - hours) * 3600, timezone.utc)
-        eligible = when.strftime("%Y-%m-%dT%H:%MZ")
-        return GateResult(
-            "time_in_stage",
-            stage,
-            False,
-            f"in {stage} for {hours:.1f} h; needs {need:g} h (eligible at {eligible})",
-        )
+        detail = f"in {stage} for {hours:.1f} h; needs {need:g} h"
+        if ctx.stay_running(stage) is False:
+            detail += f"; its stay in {stage} ended, so it needs a new one"
+        else:  # still there (or not known to have left): waiting is enough
+            detail += f"; eligible at {_utc_minute_after(ctx.now() + (need - hours) * 3600)}"
+        return GateResult("time_in_stage", stage, False, detail)
     return GateResult("time_in_stage", stage, True, f"in {stage} for {hours:.1f} h")
+
+
+def _utc_minute_after(when: float) -> str:
+    """``when`` rounded up to the minute, as ``2026-11-25 14:03 UTC``."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(-(-when // 60) * 60))
 
 
 def _not_worse(gate: Mapping[str, Any], mv: ModelVersion, ctx: GateContext) -> GateResult:
@@ -217,6 +240,7 @@ def _uri_prefix(gate: Mapping[str, Any], mv: ModelVersion, ctx: GateContext) -> 
 _KINDS: dict[str, Callable[[Mapping[str, Any], ModelVersion, GateContext], GateResult]] = {
     "metric": _metric,
     "tags": _tags,
+    "lineage": _lineage,
     "description": _description,
     "time_in_stage": _time_in_stage,
     "not_worse_than_current": _not_worse,

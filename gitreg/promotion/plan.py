@@ -10,10 +10,11 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gitreg import secrets
 from gitreg.config import Rule
 from gitreg.errors import ArtifactError, Conflict, NotFound, PolicyError, UsageError
 from gitreg.layout import version_path
-from gitreg.manifest import ArtifactRef, ModelVersion
+from gitreg.manifest import ArtifactRef, ModelVersion, check_note
 from gitreg.promotion import gates
 from gitreg.promotion.gates import GateContext, GateResult
 from gitreg.query.reader import Reader
@@ -32,6 +33,7 @@ class Plan:
     results: tuple[GateResult, ...]
     current: ModelVersion | None
     rollback: bool
+    note: str = ""  # the proposer's words (transition -m), as the commit body has them
 
 
 def rule_for(reader: Reader, name: str, stage: str) -> Rule:
@@ -44,9 +46,12 @@ def rule_for(reader: Reader, name: str, stage: str) -> Rule:
     return reader.config.rule(name, stage, former)
 
 
-def plan(reader: Reader, ref: str, name: str, version: int | str, stage: str) -> Plan:
+def plan(  # noqa: PLR0913 (the facts one judgement needs)
+    reader: Reader, ref: str, name: str, version: int | str, stage: str, note: str = ""
+) -> Plan:
     """Work out moving ``name`` v``version`` into ``stage`` as commit ``ref`` (read through
-    ``reader``) has the registry; raises PolicyError if the rule's ``from`` refuses it."""
+    ``reader``) has the registry; raises PolicyError if the rule's ``from`` refuses it.
+    ``note`` (``transition -m``) goes into the commit body."""
     cfg = reader.config
     stage = cfg.canonical_stage(stage)
     mv = reader.get_version(name, version)
@@ -54,7 +59,7 @@ def plan(reader: Reader, ref: str, name: str, version: int | str, stage: str) ->
         raise Conflict(f"{name} v{mv.version} is already in {stage}")
     rule = rule_for(reader, name, stage)
     ctx = gate_context(reader, reader.git, ref, mv, stage)
-    changed, message = stage_change(reader, mv, stage, rollback=ctx.rollback)
+    changed, message = stage_change(reader, mv, stage, rollback=ctx.rollback, note=note)
     return Plan(
         version=mv,
         stage=stage,
@@ -63,20 +68,23 @@ def plan(reader: Reader, ref: str, name: str, version: int | str, stage: str) ->
         results=tuple(gates.evaluate(rule.gates, mv, ctx)),
         current=ctx.current,
         rollback=ctx.rollback,
+        note=check_note(note),
     )
 
 
-def stage_change(
+def stage_change(  # noqa: PLR0913 (the facts one judgement needs)
     reader: Reader,
     mv: ModelVersion,
     stage: str,
     *,
     archive_existing: bool = False,
     rollback: bool = False,
+    note: str = "",
 ) -> tuple[list[ModelVersion], str]:
     """The manifests and commit message that move ``mv`` into ``stage`` (already in its
     configured spelling) as gitreg.yaml's ``from`` and ``exclusive`` rules say. A
-    rollback may return to a stage it held before whatever ``from`` says."""
+    rollback may return to a stage it held before whatever ``from`` says. ``note``
+    (``transition -m``) is the commit body's first paragraph."""
     rule = rule_for(reader, mv.name, stage)
     if rule.from_stages is not None and mv.stage not in rule.from_stages and not rollback:
         how = "through a pull request, and " if rule.via == "pull_request" else ""
@@ -97,6 +105,9 @@ def stage_change(
     message = f"{mv.name} v{mv.version}: {mv.stage} -> {stage}"
     if rollback:
         message += " (rollback)"
+    if note := check_note(note):
+        secrets.refuse(message=note)
+        message += "\n\n" + note
     if lines:
         message += "\n\n" + "\n".join(lines)
     return changed, message
@@ -154,6 +165,9 @@ def gate_context(  # noqa: PLR0913 (keyword-only switches)
     return GateContext(
         current=current_holder(reader, mv.name, stage, mv.version),
         stage_hours=lambda s: hours_in(found, s),
+        stay_running=lambda s: next(
+            (x.until is None for x in reversed(found) if x.stage == s), False
+        ),
         verify=verifier(reader.config.storage_options) if verify else None,
         rollback=any(s.stage == stage for s in found),
     )

@@ -75,14 +75,16 @@ def propose(  # noqa: PLR0913 (keyword-only switches)
     push: bool = True,
     open_pr: bool = True,
     env: Mapping[str, str] | None = None,
+    message: str = "",
 ) -> Proposal:
     """Commit the transition on a new branch from the default branch, push it, open the
     pull request. Refuses (GatesFailed) if a gate fails, unless ``ignore_gates``. ``reg``
-    reads the work tree whose repository gets the branch."""
+    reads the work tree whose repository gets the branch; ``message`` goes into the commit
+    body and the pull request's body."""
     git = reg.git
     base = base_commit(reg, push)
     view = at(reg, base)
-    p = plan(view, base, name, version, stage)
+    p = plan(view, base, name, version, stage, message)
     failed = gates.failures(p.results)
     if failed and not ignore_gates:
         raise gates.GatesFailed(name, p.version.version, p.stage, failed)
@@ -224,6 +226,9 @@ def pr_body(p: Plan, branch: str) -> str:
     if len(p.changed) > 1:
         archived = ", ".join(f"v{v.version}" for v in p.changed[1:])
         out += [f"Archived in the same commit: {archived}.", ""]
+    if p.note:
+        out += ["**Note from the proposer:**", ""] + ["> " + line for line in p.note.splitlines()]
+        out.append("")
     if mv.description.strip():
         out += ["> " + line for line in mv.description.strip().splitlines()] + [""]
     keys = sorted(set(mv.metrics) | set(cur.metrics if cur else {}))

@@ -126,7 +126,7 @@ class Reader:
             return RegisteredModel.from_index(data)
         doc = self._doc(model_path(name))
         if doc is None:
-            raise NotFound(f"no registered model named {name!r}")
+            raise NotFound.model(name, self.model_names())
         model = self._record(doc, "model", RegisteredModel.from_dict)
         if model.name != name:
             raise ManifestError(model_path(name), doc.line(["name"]), "name does not match folder")
@@ -237,7 +237,7 @@ class Reader:
         if u.alias is not None:
             model = self.get_model(u.name)
             if u.alias not in model.aliases:
-                raise NotFound(f"{u.name} has no alias {u.alias!r}")
+                raise NotFound.alias(u.name, u.alias, model.aliases)
             return self.get_version(u.name, model.aliases[u.alias])
         if u.latest:
             numbers = self.version_numbers(self.get_model(u.name).name)

@@ -29,6 +29,7 @@ _VERSION_FIELDS: dict[str, Callable[[ModelVersion], Any]] = {
     "tags": attrgetter("tags"),
     "metrics": attrgetter("metrics"),
     "params": attrgetter("params"),
+    "lineage": attrgetter("lineage"),  # run_id, source_commit, data_version, source ...
 }
 
 

@@ -42,11 +42,12 @@ _STRINGS = ("name", "run_id", "source_path", "stage", "description", "aliases")
 _PLAIN = {f: f for f in _NUMERIC + _STRINGS} | {"version": "version_number",
     "source": "source_path", "current_stage": "stage", "alias": "aliases"}  # fmt: skip
 _PREFIXES = {"tags": "tags", "tag": "tags", "metrics": "metrics", "metric": "metrics",
-             "params": "params", "param": "params", "attribute": "", "attributes": ""}  # fmt: skip
+             "params": "params", "param": "params", "lineage": "lineage",
+             "attribute": "", "attributes": ""}  # fmt: skip
 _VALID = (
     "name, version_number (version), run_id, source_path (source), stage (current_stage), "
     "description, creation_timestamp, last_updated_timestamp, aliases (alias), "
-    "tags.KEY, metrics.KEY, params.KEY"
+    "tags.KEY, metrics.KEY, params.KEY, lineage.KEY"
 )
 _KEYWORDS = frozenset({"AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "ILIKE"})
 _LEXEME = re.compile(  # one token at a position; strings are scanned by hand
@@ -111,7 +112,8 @@ def _tokenize(text: str, clause: str | None) -> list[_Token]:
 
 @dataclass(frozen=True)
 class Field:
-    """``kind`` is "attr", "tags", "metrics" or "params"; ``key`` the attribute or key."""
+    """``kind`` is "attr", "tags", "metrics", "params" or "lineage"; ``key`` the attribute
+    or key."""
 
     kind: str
     key: str

@@ -42,15 +42,24 @@ class Governed(RegistryView):
         ignore_gates: bool = False,
         push: bool = True,
         open_pr: bool = True,
+        message: str = "",
     ) -> Proposal:
         """Prepare a transition as a pull request: a branch from the default branch with the
         change (the work tree and current branch untouched), pushed, and the pull request
-        opened where a forge is configured. Raises GatesFailed unless ``ignore_gates``."""
+        opened where a forge is configured. Raises GatesFailed unless ``ignore_gates``.
+        ``message`` goes into the commit body and the pull request's body."""
         from gitreg.promotion import propose  # noqa: PLC0415 (only promotions need it)
 
         self._writable()
         return propose.propose(
-            self, name, version, stage, ignore_gates=ignore_gates, push=push, open_pr=open_pr
+            self,
+            name,
+            version,
+            stage,
+            ignore_gates=ignore_gates,
+            push=push,
+            open_pr=open_pr,
+            message=message,
         )
 
     def propose_rollback(

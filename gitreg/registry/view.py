@@ -65,17 +65,25 @@ class RegistryView(Reader):
         return check_tree(self.tree)
 
     def download(
-        self, uri: str, dest: Path, progress: Progress = None, *, cache: bool = True
+        self,
+        uri: str,
+        dest: Path,
+        progress: Progress = None,
+        *,
+        cache: bool = True,
+        replace: bool = False,
     ) -> ModelVersion:
         """Copy a version's artifact to ``dest``, verified; through the local cache
-        (``store.cached_download``) unless ``cache`` is False."""
+        (``store.cached_download``) unless ``cache`` is False. With ``replace``, an existing
+        ``dest`` is replaced once the new bytes verified."""
         from gitreg import store  # noqa: PLC0415 (fsspec loads only when bytes move)
 
         mv = self.resolve(uri)
+        opts = self.config.storage_options
         if cache:
-            store.cached_download(mv.artifact, dest, self.config.storage_options, progress)
+            store.cached_download(mv.artifact, dest, opts, progress, replace=replace)
         else:
-            store.download(mv.artifact, dest, self.config.storage_options, progress)
+            store.download(mv.artifact, dest, opts, progress, replace=replace)
         return mv
 
     def verify(self, version: str | ModelVersion, progress: Progress = None) -> store.Verification:

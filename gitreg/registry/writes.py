@@ -129,9 +129,16 @@ class Registry(Governed, RegistryView):
 
     @lock.locked
     def transition(
-        self, name: str, version: int | str, stage: str, *, archive_existing: bool = False
+        self,
+        name: str,
+        version: int | str,
+        stage: str,
+        *,
+        archive_existing: bool = False,
+        message: str = "",
     ) -> ModelVersion:
-        """Move a version to ``stage`` by a direct commit, as gitreg.yaml's policy allows."""
+        """Move a version to ``stage`` by a direct commit, as gitreg.yaml's policy allows;
+        ``message`` (a reviewer's note) goes into the commit body."""
         self._writable()
         cfg = self.config
         stage = cfg.canonical_stage(stage)
@@ -151,8 +158,10 @@ class Registry(Governed, RegistryView):
             failed = gates.failures(gates.evaluate(rule.gates, mv, ctx))
             if failed:
                 raise gates.GatesFailed(name, mv.version, stage, failed)
-        changed, message = plan.stage_change(self, mv, stage, archive_existing=archive_existing)
-        self.committer.commit(message, version_files(changed))
+        changed, subject = plan.stage_change(
+            self, mv, stage, archive_existing=archive_existing, note=message
+        )
+        self.committer.commit(subject, version_files(changed))
         return changed[0]
 
     @lock.locked
@@ -180,7 +189,7 @@ class Registry(Governed, RegistryView):
         self._writable()
         model = self.get_model(name)
         if alias not in model.aliases:
-            raise NotFound(f"{name} has no alias {alias!r}")
+            raise NotFound.alias(name, alias, model.aliases)
         self._protected_alias(name, alias, None)
         old = model.aliases[alias]
         model = model.evolve(aliases={k: v for k, v in model.aliases.items() if k != alias})

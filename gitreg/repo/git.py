@@ -108,6 +108,10 @@ class Git:
         """The best common ancestor of commits ``a`` and ``b``, or None if they share none."""
         return self.run("merge-base", a, b, check=False).strip() or None
 
+    def remotes(self) -> list[str]:
+        """The names of the repository's remotes."""
+        return self.run("remote", check=False).split()
+
     def current_branch(self) -> str | None:
         out = self.run("symbolic-ref", "--quiet", "--short", "HEAD", check=False).strip()
         return out or None

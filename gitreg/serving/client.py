@@ -97,7 +97,7 @@ class StaticAPI:
         if name not in snap.models:
             digest = snap.index["models"].get(name)
             if digest is None:
-                raise NotFound(f"no registered model named {name!r}")
+                raise NotFound.model(name, snap.index["models"])
             snap.models[name] = self._json(f"models/{name}.json", digest)
         return snap.models[name]
 
@@ -140,7 +140,7 @@ class StaticAPI:
         if u.alias is not None:
             aliases = doc["model"].get("aliases") or {}
             if u.alias not in aliases:
-                raise NotFound(f"{u.name} has no alias {u.alias!r}")
+                raise NotFound.alias(u.name, u.alias, aliases)
             return self._version(snap, u.name, int(aliases[u.alias]))
         if u.latest:
             if doc.get("latest") is None:

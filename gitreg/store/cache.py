@@ -18,10 +18,10 @@ larger than the bound serves its download and is then evicted. ``entries`` and `
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,36 +40,37 @@ def cache_entry(ref: ArtifactRef, root: Path | None = None) -> Path:
     )
 
 
-def cached_download(
+def cached_download(  # noqa: PLR0913 (keyword-only switches)
     ref: ArtifactRef,
     dest: Path,
     storage_options: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
     *,
     root: Path | None = None,
+    replace: bool = False,
 ) -> bool:
-    """``download`` through the cache; True if the bytes came from the cache.
+    """``download`` through the cache; True if the bytes came from the cache. ``replace``
+    lets the verified copy replace an existing ``dest`` (see ``download``).
 
     ``progress`` sees the bytes once: the cache's copy on a hit, the store's on a miss
     (the verified copy from the fresh entry to ``dest`` is not reported)."""
     _check_ref(ref)  # the digest becomes a path: it must be sha256:<64 hex>
     root = root or cache_dir()
     entry = cache_entry(ref, root)
-    local = replace(ref, uri=entry.as_uri())
+    local = dataclasses.replace(ref, uri=entry.as_uri())
     hit = False
     if _present(entry):
         try:
-            download(local, dest, None, progress)
+            download(local, dest, None, progress, replace=replace)
             hit = True
         except ArtifactError:  # rotted, edited, a link, not ours: drop it, ask the store
             drop(entry.parent, root)
     if not hit:
         _fill(ref, entry, storage_options, progress)
-        download(local, dest)
+        download(local, dest, replace=replace)
     _touch(entry.parent)
     bound = cache_max()
     if bound is not None:
-        # fsspec loads only when bytes move
         from gitreg.store.cache_admin import evict  # noqa: PLC0415 (only a bounded cache evicts)
 
         evict(bound, root)

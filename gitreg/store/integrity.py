@@ -136,20 +136,26 @@ def verify(
 
 def download(
     ref: ArtifactRef, dest: Path, storage_options: Mapping[str, Any] | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, *, replace: bool = False,
 ) -> Path:  # fmt: skip
     """Copy the artifact to ``dest`` only if every byte verifies; return ``dest``.
 
     Bytes go to ``.{dest.name}.gitreg-tmp-<random>`` beside ``dest`` and are renamed into
     place after they verify; on any failure the temporary copy is removed and ``dest`` is
-    untouched. ``dest`` must not exist (a folder artifact may land in an empty folder).
+    untouched. ``dest`` must not exist (a folder artifact may land in an empty folder)
+    unless ``replace``: then an existing file (for a file artifact) or folder (for a folder
+    artifact) is replaced, and only once the new bytes verified.
     """
     _check_ref(ref)
     dest = Path(os.path.abspath(dest))
     if os.path.lexists(dest) and not (
         ref.is_dir and not dest.is_symlink() and dest.is_dir() and not any(dest.iterdir())
     ):
-        raise AlreadyExists(f"{dest} already exists; gitreg does not overwrite it")
+        if not replace:
+            raise AlreadyExists(
+                f"{dest} already exists; gitreg does not overwrite it (--force replaces it)"
+            )
+        _check_replaceable(dest, ref.is_dir)
     shown = redact(ref.uri)
     tmp = dest.parent / f".{dest.name}.gitreg-tmp-{os.urandom(6).hex()}"
     try:
@@ -163,6 +169,11 @@ def download(
             if ref.is_dir:
                 tmp.mkdir()
         _check(ref, r, kind, _Progress(progress), sink=tmp)
+        if replace and os.path.lexists(dest):
+            with _errors(str(dest)):
+                _check_replaceable(dest, ref.is_dir)
+                _swap(tmp, dest, ref.is_dir)
+            return dest
         try:
             if ref.is_dir:
                 if dest.is_dir():
@@ -178,6 +189,32 @@ def download(
         elif os.path.lexists(tmp):
             tmp.unlink()
     return dest
+
+
+def _check_replaceable(dest: Path, is_dir: bool) -> None:
+    """``--force`` replaces like with like: a file with a file, a folder with a folder."""
+    if dest.is_dir() and not dest.is_symlink():
+        if not is_dir:
+            raise AlreadyExists(f"{dest} is a folder; --force replaces only a file with a file")
+    elif is_dir:
+        raise AlreadyExists(f"{dest} is not a folder; --force replaces a folder only with a folder")
+
+
+def _swap(src: Path, dest: Path, is_dir: bool) -> None:
+    """Put the verified ``src`` where ``dest`` is: one atomic rename for a file; for a
+    folder, the old one is moved aside, the new one renamed in, then the old one removed
+    (put back if the rename in fails)."""
+    if not is_dir:
+        os.replace(src, dest)
+        return
+    aside = dest.parent / f".{dest.name}.gitreg-old-{os.urandom(6).hex()}"
+    os.rename(dest, aside)
+    try:
+        os.rename(src, dest)
+    except OSError:
+        os.rename(aside, dest)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _publish_file(src: Path, dst: Path) -> None:

@@ -4,9 +4,14 @@ One JSON POST per event and hook (stdlib urllib, http/https only, no redirects),
 ``X-Gitreg-Event``, ``X-Gitreg-Delivery`` (the event's stable id, for idempotent
 receivers) and ``X-Gitreg-Signature: sha256=<hex HMAC-SHA256 of the raw body>`` keyed
 with the secret from the environment variable the hook names (never from the
-repository). Connection errors, timeouts, 5xx and 429 are retried with exponential
-back-off, a bounded number of times; once a delivery to a hook finally fails, that hook
-gets no later events in this run, so a receiver never sees them out of order.
+repository). A hook may also name ``token_env``: that variable's value is sent as
+``Authorization: Bearer <token>`` (https, or a loopback host, only). ``stages`` and
+``models`` narrow what a hook gets (``matches``): only events that move a version into
+one of those stages, only models whose name matches one of those patterns.
+
+Connection errors, timeouts, 5xx and 429 are retried with exponential back-off, a
+bounded number of times; once a delivery to a hook finally fails, that hook gets no
+later events in this run, so a receiver never sees them out of order.
 """
 
 from __future__ import annotations
@@ -38,9 +43,32 @@ class Hook:
     url: str
     events: tuple[str, ...]  # patterns (fnmatch); empty means every event
     secret_env: str | None
+    stages: tuple[str, ...] = ()  # target stages (to_stage); empty means no stage filter
+    models: tuple[str, ...] = ()  # model name patterns (fnmatch); empty means every model
+    token_env: str | None = None  # the variable holding the bearer token
 
     def wants(self, event_type: str) -> bool:
         return not self.events or any(fnmatch.fnmatchcase(event_type, p) for p in self.events)
+
+
+def matches(hook: Hook, change: Change) -> bool:
+    """Whether ``hook`` gets ``change``: its event type, then (if the hook lists stages)
+    a move into one of them, then (if it lists models) a model name that matches."""
+    if not hook.wants(change.type):
+        return False
+    if hook.stages and change.data.get("to_stage") not in hook.stages:
+        return False
+    return not hook.models or any(fnmatch.fnmatchcase(change.name, p) for p in hook.models)
+
+
+def auth_headers(body: bytes, secret: str | None, token: str | None) -> dict[str, str]:
+    """The signature and bearer token headers for one delivery (either may be absent)."""
+    out = {}
+    if secret is not None:
+        out["X-Gitreg-Signature"] = sign(body, secret)
+    if token is not None:
+        out["Authorization"] = f"Bearer {token}"
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,20 +81,55 @@ class Delivery:
 
 
 def hooks(config: Config) -> list[Hook]:
-    """The configured webhooks, checked: http(s) URLs only."""
+    """The configured webhooks, checked: http(s) URLs only, known stages, and credentials
+    only by the name of an environment variable."""
     out = []
     for i, raw in enumerate(config.webhooks):
+        where = f"gitreg.yaml webhooks[{i}]"
         url = raw.get("url") if isinstance(raw, dict) else None
         if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
-            raise UsageError(f"gitreg.yaml webhooks[{i}]: url must be an http:// or https:// URL")
+            raise UsageError(f"{where}: url must be an http:// or https:// URL")
         if not urlsplit(url).hostname:
-            raise UsageError(f"gitreg.yaml webhooks[{i}]: url {url!r} has no host")
-        events = raw.get("events") or []
-        if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
-            raise UsageError(f"gitreg.yaml webhooks[{i}]: events must be a list of event types")
-        secret_env = raw.get("secret_env")
-        out.append(Hook(url=url, events=tuple(events), secret_env=secret_env))
+            raise UsageError(f"{where}: url {url!r} has no host")
+        for literal in ("secret", "token"):
+            if literal in raw:
+                raise UsageError(
+                    f"{where}: {literal} may not be written in gitreg.yaml; put it in an "
+                    f"environment variable and name that with {literal}_env"
+                )
+        events, stages, models = (
+            _strings(raw, key, where) for key in ("events", "stages", "models")
+        )
+        for stage in stages:
+            if stage not in config.stages:
+                raise UsageError(
+                    f"{where}: stage {stage!r} is not one of {', '.join(config.stages)}"
+                )
+        token_env = raw.get("token_env")
+        host = urlsplit(url).hostname or ""
+        if token_env and urlsplit(url).scheme != "https" and host not in _LOOPBACK:
+            raise UsageError(f"{where}: a bearer token (token_env) is sent only over https://")
+        out.append(
+            Hook(
+                url=url,
+                events=events,
+                secret_env=raw.get("secret_env"),
+                stages=stages,
+                models=models,
+                token_env=token_env,
+            )
+        )
     return out
+
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _strings(raw: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    values = raw.get(key) or []
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise UsageError(f"{where}: {key} must be a list of strings")
+    return tuple(values)
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -94,25 +157,32 @@ def notify(  # noqa: PLR0913 (keyword-only delivery settings)
     env = os.environ if env is None else env
     targets = hooks(config)
     secrets: dict[str, str | None] = {}
+    tokens: dict[str, str | None] = {}
     for hook in targets:
-        if hook.secret_env and not dry_run:
-            if not env.get(hook.secret_env):
-                raise WebhookError(
-                    f"environment variable {hook.secret_env} (the secret for {hook.url}) is not set"
-                )
-            secrets[hook.url] = env[hook.secret_env]
+        for var, what, found in (
+            (hook.secret_env, "secret", secrets),
+            (hook.token_env, "token", tokens),
+        ):
+            if var and not dry_run:
+                if not env.get(var):
+                    raise WebhookError(
+                        f"environment variable {var} (the {what} for {hook.url}) is not set"
+                    )
+                found[hook.url] = env[var]
     out: list[Delivery] = []
     for hook in targets:
         broken = False
         for event in events:
-            if not hook.wants(event.type):
+            if not matches(hook, event):
                 continue
             if dry_run:
                 d = Delivery(hook.url, event, "dry-run")
             elif broken:
                 d = Delivery(hook.url, event, "skipped", detail="an earlier delivery failed")
             else:
-                d = _deliver(hook.url, event, secrets.get(hook.url), timeout, attempts, backoff)
+                body = body_of(event)
+                auth = auth_headers(body, secrets.get(hook.url), tokens.get(hook.url))
+                d = _deliver(hook.url, event, body, auth, timeout, attempts, backoff)
                 broken = d.status == "failed"
             out.append(d)
             if on_delivery:
@@ -120,21 +190,25 @@ def notify(  # noqa: PLR0913 (keyword-only delivery settings)
     return out
 
 
-def _deliver(  # noqa: PLR0913 (one delivery's settings)
-    url: str, event: Change, secret: str | None, timeout: float, attempts: int, backoff: float
+def _deliver(  # noqa: PLR0913 (keyword-only switches)
+    url: str,
+    event: Change,
+    body: bytes,
+    auth: Mapping[str, str],
+    timeout: float,
+    attempts: int,
+    backoff: float,
 ) -> Delivery:
     import urllib.error  # noqa: PLC0415 (HTTP delivery only for notify)
     import urllib.request  # noqa: PLC0415 (HTTP delivery only for notify)
 
-    body = body_of(event)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "X-Gitreg-Event": event.type,
         "X-Gitreg-Delivery": event.id,
+        **auth,
     }
-    if secret is not None:
-        headers["X-Gitreg-Signature"] = sign(body, secret)
     opener = _opener()
     detail = ""
     for attempt in range(1, max(1, attempts) + 1):

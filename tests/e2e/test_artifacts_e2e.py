@@ -310,12 +310,12 @@ def test_cli_subprocess_against_s3(tmp_path: Path, s3: S3) -> None:
     done = gitreg("register", "big", str(big))
     assert done.returncode == 0, done.stderr
     last = done.stderr.split("\r")[-1]
-    assert "100%" in last and "18.9 MB / 18.9 MB" in last  # hashed + sent = 2 x 9 MiB
+    assert "register big: 100%|" in last and "| 18.9M/18.9M [" in last  # hashed + sent: 2 x 9 MiB
     done = gitreg("verify", "--all")
     assert done.returncode == 0 and done.stdout.count(" OK") == 1, done.stdout
     done = gitreg("download", "models:/big/1", str(tmp_path / "out.bin"))
     assert done.returncode == 0, done.stderr
-    assert "100%  9.4 MB / 9.4 MB" in done.stderr.split("\r")[-1]
+    assert "100%|" in done.stderr and "| 9.44M/9.44M [" in done.stderr.splitlines()[-1]
     assert (tmp_path / "out.bin").read_bytes() == big.read_bytes()
     s3.client.delete_object(Bucket=s3.bucket, Key=s3.keys()[0])
     done = gitreg("verify", "models:/big/1", "-q")

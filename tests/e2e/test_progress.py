@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,56 +17,60 @@ from gitreg.cli.progress import THRESHOLD, Bar, enabled, tree_size
 MB = 1_000_000
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+def bar(total: int) -> tuple[Bar, io.StringIO]:
+    out = io.StringIO()
+    return Bar("upload m", total, out), out
 
 
-def bar(total: int) -> tuple[Bar, io.StringIO, Clock]:
-    out, clock = io.StringIO(), Clock()
-    return Bar("upload m", total, out, clock=clock), out, clock
+def last(out: io.StringIO) -> str:
+    """The bar as a terminal shows it last: the text after the final carriage return."""
+    return out.getvalue().rstrip("\n").split("\r")[-1]
 
 
-def test_bar_draws_percent_size_and_rate() -> None:
-    b, out, clock = bar(10 * MB)
-    clock.now = 1.0
+def test_bar_draws_label_percent_and_size_with_tqdm() -> None:
+    b, out = bar(10 * MB)
     b(5 * MB)
-    assert out.getvalue() == "\rupload m   50%  5.0 MB / 10.0 MB  5.0 MB/s"
-    clock.now = 1.05  # redraws are throttled
-    b(MB)
-    assert out.getvalue().count("\r") == 1
-    clock.now = 2.0
-    b(4 * MB)
+    assert last(out).startswith("upload m:  50%|") and "| 5.00M/10.0M [" in last(out)
+    b(5 * MB)
     b.finish(ok=True)
-    assert out.getvalue().endswith("\rupload m  100%  10.0 MB / 10.0 MB  5.0 MB/s\n")
+    assert last(out).startswith("upload m: 100%|") and "| 10.0M/10.0M [" in last(out)
+    assert out.getvalue().endswith("B/s]\n"), "one line, ended once, with the rate"
+
+
+def test_tqdm_is_imported_only_when_a_transfer_passes_the_threshold() -> None:
+    code = (
+        "import io, sys\n"
+        "from gitreg.cli.progress import Bar\n"
+        "b = Bar('x', 10, io.StringIO()); b(10); b.finish(True)\n"
+        "assert 'tqdm' not in sys.modules, 'a small transfer loaded tqdm'\n"
+        f"b = Bar('x', {THRESHOLD}, io.StringIO()); b(1)\n"
+        "assert 'tqdm' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env=os.environ)
 
 
 def test_bar_completes_a_short_count_only_on_success() -> None:
-    b, out, clock = bar(10 * MB)  # e.g. an upload the store already had: no bytes sent
-    clock.now = 1.0
+    b, out = bar(10 * MB)  # e.g. an upload the store already had: no bytes sent
     b(5 * MB)
     b.finish(ok=True)
-    assert "100%" in out.getvalue().split("\r")[-1]
-    b, out, clock = bar(10 * MB)
-    clock.now = 1.0
+    assert last(out).startswith("upload m: 100%|")
+    b, out = bar(10 * MB)
     b(5 * MB)
     b.finish(ok=False)
-    assert out.getvalue().split("\r")[-1].startswith("upload m   50%")
+    assert last(out).startswith("upload m:  50%|"), "a failure is left as far as it got"
 
 
 def test_small_transfers_and_unknown_totals() -> None:
-    b, out, clock = bar(THRESHOLD - 1)
-    clock.now = 1.0
+    b, out = bar(THRESHOLD - 1)
     b(THRESHOLD - 1)
     b.finish(ok=True)
     assert out.getvalue() == "", "below the threshold nothing is drawn, not even a newline"
-    b, out, clock = bar(0)
-    clock.now = 2.0
-    b(8 * MB)
-    assert out.getvalue() == "\rupload m  8.0 MB  4.0 MB/s"
+    b, out = bar(0)
+    b(2 * MB)
+    assert out.getvalue() == "", "an unknown total waits for the count to pass the threshold"
+    b(6 * MB)
+    b.finish(ok=True)
+    assert last(out).startswith("upload m: 8.00MB [") and "%" not in last(out)
 
 
 def test_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,14 +107,16 @@ def test_cli_register_and_download_totals(tmp_path: Path, monkeypatch: pytest.Mo
     model.write_bytes(os.urandom(5 * MB))
     result = CliRunner().invoke(cli, ["register", "m", str(model)])
     assert result.exit_code == 0, result.output
-    assert result.stderr.split("\r")[-1].startswith("register m  100%  10.0 MB / 10.0 MB")
+    assert result.stderr.rstrip().split("\r")[-1].startswith("register m: 100%|")
+    assert "| 10.0M/10.0M [" in result.stderr
     result = CliRunner().invoke(cli, ["register", "m", str(model), "--quiet"])
     assert result.exit_code == 0 and result.stderr == ""
     result = CliRunner().invoke(cli, ["download", "models:/m/1", str(tmp_path / "out.bin")])
     assert result.exit_code == 0, result.output
-    assert result.stderr.split("\r")[-1].startswith("download out.bin  100%  5.0 MB / 5.0 MB")
+    assert result.stderr.rstrip().split("\r")[-1].startswith("download out.bin: 100%|")
+    assert "| 5.00M/5.00M [" in result.stderr
     result = CliRunner().invoke(cli, ["verify", "models:/m/2"])
-    assert result.exit_code == 0 and "verify m v2  100%  5.0 MB / 5.0 MB" in result.stderr
+    assert result.exit_code == 0 and "verify m v2: 100%|" in result.stderr
     monkeypatch.setenv("GITREG_PROGRESS", "auto")  # CliRunner's stderr is not a terminal
     result = CliRunner().invoke(cli, ["verify", "--all"])
     assert result.exit_code == 0 and result.stderr == ""

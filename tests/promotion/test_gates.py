@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -97,6 +98,17 @@ def test_typo_and_unknown_gates_fail() -> None:
 def test_tags_description_uri_prefix() -> None:
     mv = version(tags={"data_version": "2026-10", "empty": " "}, description="Good.")
     assert one({"tags": ["data_version"]}, mv).ok
+    lineage_only = version(lineage={"data_version": "2026-11", "run_id": "r1"})
+    assert str(one({"tags": ["data_version"]}, lineage_only)) == (
+        "gate tags data_version: missing tag data_version "
+        "(lineage has data_version: the gate `lineage: [data_version]` reads it)"
+    )
+    assert one({"lineage": ["data_version", "run_id"]}, lineage_only).ok
+    no_lineage = one({"lineage": ["data_version", "source_commit"]}, lineage_only)
+    assert str(no_lineage) == (
+        "gate lineage data_version, source_commit: missing lineage.source_commit"
+    )
+    assert not one({"lineage": "data_version"}, lineage_only).ok, "a list, or it fails"
     missing = one({"tags": ["data_version", "owner", "empty"]}, mv)
     assert str(missing) == "gate tags data_version, owner, empty: missing tag owner, empty"
     assert one({"description": "required"}, mv).ok
@@ -116,9 +128,25 @@ def test_time_in_stage() -> None:
     short = one(gate, version(), ctx)
     assert str(short).startswith("gate time_in_stage Staging: in Staging for 2.5 h; needs 24 h")
     eligible = datetime.fromtimestamp(ctx.now() + 21.5 * 3600, timezone.utc)
-    assert f"(eligible at {eligible:%Y-%m-%dT%H:}" in str(short)
+    assert f"; eligible at {eligible:%Y-%m-%d %H:}" in str(short)
     never = one(gate, version(), GateContext())
     assert never.detail == "the version was never in Staging"
+
+
+def test_time_in_stage_says_when_the_version_becomes_eligible() -> None:
+    gate = {"time_in_stage": {"stage": "Staging", "min_hours": 24}}
+    before = time.time()
+    ctx = GateContext(stage_hours={"Staging": 2.5}.get, stay_running=lambda s: True)
+    detail = one(gate, version(), ctx).detail
+    prefix = "in Staging for 2.5 h; needs 24 h; eligible at "
+    assert detail.startswith(prefix) and detail.endswith(" UTC"), detail
+    when = datetime.strptime(detail[len(prefix) :], "%Y-%m-%d %H:%M UTC")
+    expected = datetime.fromtimestamp(before + 21.5 * 3600, timezone.utc).replace(tzinfo=None)
+    assert timedelta(0) <= when - expected <= timedelta(minutes=1, seconds=5)
+    ended = GateContext(stage_hours={"Staging": 2.5}.get, stay_running=lambda s: False)
+    assert one(gate, version(), ended).detail == (
+        "in Staging for 2.5 h; needs 24 h; its stay in Staging ended, so it needs a new one"
+    )
     assert one(gate, version(), GateContext(rollback=True)).ok, "a rollback waives it"
 
 

@@ -106,7 +106,7 @@ def test_a_backdated_stage_change_does_not_count_as_time_in_stage(tmp_path: Path
         del os.environ["GIT_COMMITTER_DATE"]
     with pytest.raises(GatesFailed) as e:
         reg.propose_transition("m", mv.version, "Production", push=False)
-    assert "in Staging for 0.0 h; needs 24 h (eligible at " in str(e.value)
+    assert "in Staging for 0.0 h; needs 24 h; eligible at " in str(e.value)
 
 
 def test_an_honestly_old_stay_still_counts(tmp_path: Path) -> None:

@@ -235,7 +235,7 @@ def _at(column: int, message: str) -> str:
 VALID = (
     "valid fields are name, version_number (version), run_id, source_path (source), "
     "stage (current_stage), description, creation_timestamp, last_updated_timestamp, "
-    "aliases (alias), tags.KEY, metrics.KEY, params.KEY"
+    "aliases (alias), tags.KEY, metrics.KEY, params.KEY, lineage.KEY"
 )
 
 

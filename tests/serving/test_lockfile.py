@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 import pytest
 from click.testing import CliRunner, Result
 from conftest import git
-from gitreg.registry.template import init_registry
 
 from gitreg import Registry
 from gitreg.cli import cli
+from gitreg.registry.template import init_registry
 from gitreg.serving import fetch, load_lock
 from gitreg.store import cache_entry
 

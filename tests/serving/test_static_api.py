@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from gitreg.registry.template import init_registry
 
 from gitreg import Registry
 from gitreg.cli import cli
+from gitreg.registry.template import init_registry
 from gitreg.serving import StaticAPI
 from gitreg.site import build_site
 

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 import pytest
 from click.testing import CliRunner, Result
 from conftest import git
-from gitreg.registry.template import init_registry
 
 from gitreg import Registry, store
 from gitreg.cli import cli
+from gitreg.registry.template import init_registry
 
 if TYPE_CHECKING:
     from s3_server import S3

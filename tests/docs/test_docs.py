@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from gitreg.cli import cli
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def commands() -> list[tuple[str, click.Command]]:
