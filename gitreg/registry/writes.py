@@ -15,6 +15,7 @@ from gitreg import dates, secrets
 from gitreg.errors import AlreadyExists, ArtifactError, Conflict, NotFound, PolicyError, UsageError
 from gitreg.files import schema, schema_memo
 from gitreg.files.records import dump_record, version_files
+from gitreg.files.tree import refuse_irregular
 from gitreg.layout import (
     CONFIG,
     RESERVED_ALIAS,
@@ -24,6 +25,7 @@ from gitreg.layout import (
     model_dir,
     model_path,
     version_path,
+    versions_dir,
 )
 from gitreg.manifest import ModelVersion, RegisteredModel
 from gitreg.registry.view import Progress, RegistryView
@@ -84,6 +86,7 @@ class Registry(RegistryView):
                 created_by=ident,
                 last_version=self._max_ever(name),
             )
+        refuse_irregular(self.root, versions_dir(name))  # a FIFO there: refused, not skipped
         number = max([model.last_version, *self.version_numbers(name)]) + 1
         mv = ModelVersion(
             name=name,

@@ -1,0 +1,78 @@
+"""Issue 19, what a hostile reviewer broke: each fault through the CLI as a real subprocess
+(a hang needs a process that can be timed out), on real repositories: FIFOs, mistyped
+policy, silent renumbering, secrets split across key and value, colliding names, a
+``models`` symlink in a pull request, early ``--at`` dates, half-written writes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import git
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def gitreg(repo: Path, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "GITREG_CRASH_AT"}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "gitreg", "--repo", str(repo), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def ok(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def refused(proc: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    """One sentence on stderr, exit ``code``, no traceback."""
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gitreg: error: "), proc.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "reg"
+    ok(gitreg(path, "init", str(path)))
+    return path
+
+
+@pytest.fixture
+def art(tmp_path: Path) -> str:
+    p = tmp_path / "model.bin"
+    p.write_bytes(b"w" * 100)
+    return str(p)
+
+
+FIFO = "is a named pipe (FIFO), not a regular file; gitreg refuses it"
+
+
+# --- 1. FIFOs never block, never drop a model -------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["models/m/versions/2.yaml", "models/m/model.yaml"])
+def test_fifo_under_models_is_refused_with_its_path_and_never_blocks(
+    repo: Path, art: str, where: str
+) -> None:
+    ok(gitreg(repo, "register", "m", art))
+    ok(gitreg(repo, "register", "other", art))
+    (repo / where).unlink(missing_ok=True)
+    os.mkfifo(repo / where)
+    for command in (["check"], ["resolve", "models:/m/latest"], ["list"], ["show", "m"]):
+        line = refused(gitreg(repo, *command, timeout=20))
+        assert line == f"gitreg: error: {where}: {FIFO}", command
+    head = git(repo, "rev-parse", "HEAD")
+    refused(gitreg(repo, "register", "m", art, timeout=20))
+    assert git(repo, "rev-parse", "HEAD") == head
