@@ -76,3 +76,50 @@ def test_fifo_under_models_is_refused_with_its_path_and_never_blocks(
     head = git(repo, "rev-parse", "HEAD")
     refused(gitreg(repo, "register", "m", art, timeout=20))
     assert git(repo, "rev-parse", "HEAD") == head
+
+
+# --- 2. a mistyped gitreg.yaml: file:line, exit 1, in every command that reads policy ----
+
+
+def _mistype(repo: Path, mistake: str) -> int:
+    """Replace gitreg.yaml's promotion block (or add an override) and commit it; returns
+    the line the mistake is on."""
+    lines = (repo / "gitreg.yaml").read_text().splitlines()
+    if mistake.startswith("promotion"):
+        start = next(i for i, line in enumerate(lines) if line.startswith("promotion:"))
+        rest = range(start + 1, len(lines))
+        end = next((i for i in rest if lines[i] and lines[i][0] not in " #"), len(lines))
+        lines[start:end] = [mistake]
+        at = start + 1
+    else:
+        lines.append(mistake)
+        at = len(lines)
+    (repo / "gitreg.yaml").write_text("\n".join(lines) + "\n")
+    git(repo, "commit", "-qam", "mistyped policy")
+    return at
+
+
+@pytest.mark.parametrize(
+    ("mistake", "said"),
+    [
+        ("promotion: 7", "promotion: expected a mapping, got 7"),
+        ('overrides: {"*": 5}', "overrides.*: expected a mapping, got 5"),
+    ],
+)
+def test_mistyped_policy_names_its_line_in_every_command(
+    repo: Path, art: str, mistake: str, said: str
+) -> None:
+    ok(gitreg(repo, "register", "m", art))
+    line = _mistype(repo, mistake)
+    where = f"gitreg.yaml:{line}: {said}"
+    for command in (
+        ["transition", "m", "1", "Staging"],
+        ["transition", "m", "1", "Production"],
+        ["audit"],
+        ["register", "m", art],
+        ["alias", "set", "m", "champion", "1"],
+    ):
+        assert refused(gitreg(repo, *command)) == f"gitreg: error: {where}", command
+    check = gitreg(repo, "check")
+    assert check.returncode == 1 and where in check.stdout + check.stderr
+    assert "Traceback" not in check.stdout + check.stderr

@@ -124,7 +124,11 @@ def check_changed(tree: Tree, paths: Iterable[str]) -> list[ManifestError]:
 
 def _config(tree: Tree, out: list[ManifestError]) -> Config:
     cfg_doc = _load(tree, "gitreg.yaml", "config", out)
-    return Config.from_dict(cfg_doc.data) if cfg_doc else Config()
+    try:
+        return Config.from_dict(cfg_doc.data) if cfg_doc else Config()
+    except ValueError as e:  # a shape the schema allows but the policy cannot use
+        out.append(ManifestError("gitreg.yaml", None, f"not a valid policy ({e})"))
+        return Config()
 
 
 def _check_model(
