@@ -123,3 +123,51 @@ def test_mistyped_policy_names_its_line_in_every_command(
     check = gitreg(repo, "check")
     assert check.returncode == 1 and where in check.stdout + check.stderr
     assert "Traceback" not in check.stdout + check.stderr
+
+
+# --- 3. renumbering on push is said, in text and in --json ------------------------------
+
+
+@pytest.fixture
+def two_clones(tmp_path: Path) -> tuple[Path, Path, Path]:
+    from gitreg.files.template import init_registry
+
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    seed = tmp_path / "seed"
+    init_registry(seed)
+    git(seed, "push", "-q", remote.as_uri(), "main")
+    git(tmp_path, "clone", "-q", remote.as_uri(), "a")
+    git(tmp_path, "clone", "-q", remote.as_uri(), "b")
+    return remote, tmp_path / "a", tmp_path / "b"
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_push_says_which_version_was_renumbered(
+    two_clones: tuple[Path, Path, Path], tmp_path: Path, as_json: bool
+) -> None:
+    import json
+
+    remote, a, b = two_clones
+    (tmp_path / "mine.bin").write_bytes(b"mine")
+    (tmp_path / "theirs.bin").write_bytes(b"theirs")
+    ok(gitreg(a, "register", "m", str(tmp_path / "mine.bin"), "--push"))
+    git(b, "pull", "-q")
+    assert ok(gitreg(b, "register", "m", str(tmp_path / "mine.bin"))).startswith(
+        "Registered m version 2"
+    )
+    ok(gitreg(a, "register", "m", str(tmp_path / "theirs.bin"), "--push"))  # a's v2 first
+    out = ok(gitreg(b, "push", *(["--json"] if as_json else [])))
+    if as_json:
+        assert json.loads(out)["renumbered"] == [{"name": "m", "was": 2, "now": 3}]
+    else:
+        assert out == (
+            "Pushed 1 commit to origin/main\n"
+            "m version 2 was renumbered to 3: origin/main already had a version 2; "
+            "use models:/m/3\n"
+        )
+    assert git(remote, "ls-tree", "--name-only", "main", "models/m/versions/").split() == [
+        "models/m/versions/1.yaml",
+        "models/m/versions/2.yaml",
+        "models/m/versions/3.yaml",
+    ]
