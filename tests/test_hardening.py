@@ -171,3 +171,46 @@ def test_push_says_which_version_was_renumbered(
         "models/m/versions/2.yaml",
         "models/m/versions/3.yaml",
     ]
+
+
+# --- 4. secrets: key and value together; check and check --base scan manifests ----------
+
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # AWS's documented example key
+
+
+@pytest.mark.parametrize(
+    "option",
+    [f"--tag=AWS_SECRET_ACCESS_KEY={AWS_SECRET}", f"--param=aws_secret_access_key={AWS_SECRET}"],
+)
+def test_secret_split_across_key_and_value_is_refused(repo: Path, art: str, option: str) -> None:
+    line = refused(gitreg(repo, "register", "m", art, option), code=2)  # a usage error
+    assert "looks like it holds an AWS secret key" in line and AWS_SECRET not in line
+    assert not (repo / "models/m").exists()
+
+
+def _hand_edit_secret(repo: Path) -> None:
+    path = repo / "models/m/versions/1.yaml"
+    text = path.read_text()
+    assert "tags: {}" in text, text
+    path.write_text(text.replace("tags: {}", "tags:\n  note: AKIAABCDEFGHIJKLMNOP"))
+
+
+def test_check_scans_hand_edited_manifests_for_secrets(repo: Path, art: str) -> None:
+    ok(gitreg(repo, "register", "m", art))
+    _hand_edit_secret(repo)
+    proc = gitreg(repo, "check")
+    assert proc.returncode == 1
+    assert "models/m/versions/1.yaml:" in proc.stdout + proc.stderr
+    assert "tags/note looks like it holds an AWS access key (AKIA…REDACTED)" in proc.stdout
+    assert "AKIAABCDEFGHIJKLMNOP" not in proc.stdout + proc.stderr
+
+
+def test_check_base_scans_a_pull_requests_manifests_for_secrets(repo: Path, art: str) -> None:
+    ok(gitreg(repo, "register", "m", art))
+    base = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "switch", "-q", "-c", "pr")
+    _hand_edit_secret(repo)
+    git(repo, "commit", "-qam", "sneak a key in")
+    proc = gitreg(repo, "check", "--base", base)
+    assert proc.returncode != 0
+    assert "looks like it holds an AWS access key" in proc.stdout + proc.stderr
