@@ -214,3 +214,44 @@ def test_check_base_scans_a_pull_requests_manifests_for_secrets(repo: Path, art:
     proc = gitreg(repo, "check", "--base", base)
     assert proc.returncode != 0
     assert "looks like it holds an AWS access key" in proc.stdout + proc.stderr
+
+
+# --- 5. names equal but for case, and names Windows cannot hold -------------------------
+
+
+def test_name_equal_but_for_case_is_refused_in_register_create_and_rename(
+    repo: Path, art: str
+) -> None:
+    ok(gitreg(repo, "register", "m", art))
+    ok(gitreg(repo, "register", "n", art))
+    said = (
+        "gitreg: error: a model named 'm' already exists, and 'M' differs from it only in "
+        "case: on macOS and Windows both would share one folder; pick another name"
+    )
+    assert refused(gitreg(repo, "register", "M", art)) == said
+    from gitreg import Registry
+    from gitreg.errors import AlreadyExists
+
+    with pytest.raises(AlreadyExists) as caught:
+        Registry(repo).create_model("M")
+    assert f"gitreg: error: {caught.value}" == said
+    assert refused(gitreg(repo, "rename", "n", "M")) == said
+    assert sorted(os.listdir(repo / "models")) == [".gitkeep", "m", "n"]
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("abc.", "Windows drops a trailing dot"),
+        ("CON", "CON is a device name Windows reserves"),
+        ("nul.model", "nul is a device name Windows reserves"),
+        ("com1", "com1 is a device name Windows reserves"),
+        ("LPT9", "LPT9 is a device name Windows reserves"),
+    ],
+)
+def test_names_windows_cannot_hold_are_refused_with_why(
+    repo: Path, art: str, name: str, why: str
+) -> None:
+    line = refused(gitreg(repo, "register", name, art), code=2)
+    assert line.startswith(f"gitreg: error: invalid model name {name!r}: {why}"), line
+    assert os.listdir(repo / "models") == [".gitkeep"]
