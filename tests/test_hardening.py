@@ -255,3 +255,27 @@ def test_names_windows_cannot_hold_are_refused_with_why(
     line = refused(gitreg(repo, "register", name, art), code=2)
     assert line.startswith(f"gitreg: error: invalid model name {name!r}: {why}"), line
     assert os.listdir(repo / "models") == [".gitkeep"]
+
+
+# --- 6. a models symlink (or any non-regular gitreg path) fails check --base ------------
+
+
+@pytest.mark.parametrize("path", ["models", "gitreg.yaml"])
+def test_symlinked_registry_path_in_a_pull_request_fails_check_base(
+    repo: Path, art: str, tmp_path: Path, path: str
+) -> None:
+    ok(gitreg(repo, "register", "m", art))
+    base = git(repo, "rev-parse", "HEAD").strip()
+    elsewhere = tmp_path / "elsewhere"
+    git(tmp_path, "clone", "-q", str(repo), str(elsewhere))
+    git(repo, "switch", "-q", "-c", "pr")
+    git(repo, "rm", "-rq", path)
+    os.symlink(elsewhere / path, repo / path)
+    git(repo, "add", path)
+    git(repo, "commit", "-qm", f"{path} now points elsewhere")
+    proc = gitreg(repo, "check", "--base", base)
+    assert proc.returncode != 0, proc.stdout
+    assert (
+        f"{path}: a symbolic link; gitreg reads {path}, so it must be a regular file or folder"
+        in proc.stdout + proc.stderr
+    )
