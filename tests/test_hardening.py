@@ -279,3 +279,18 @@ def test_symlinked_registry_path_in_a_pull_request_fails_check_base(
         f"{path}: a symbolic link; gitreg reads {path}, so it must be a regular file or folder"
         in proc.stdout + proc.stderr
     )
+
+
+# --- 7. --at before the registry's first commit has no answer ---------------------------
+
+
+@pytest.mark.parametrize("date", ["1970-01-01", "1972-06-30", "2000-01-01"])
+def test_resolve_at_a_date_before_the_first_commit_says_there_is_no_answer(
+    repo: Path, art: str, date: str
+) -> None:
+    ok(gitreg(repo, "register", "m", art))
+    assert refused(gitreg(repo, "resolve", "models:/m/latest", "--at", date)) == (
+        "gitreg: error: the registry has no commit at or before that date "
+        "(its first commit is later)"
+    )
+    assert ok(gitreg(repo, "resolve", "models:/m/latest", "--at", "2999-01-01"))
