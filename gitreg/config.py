@@ -128,6 +128,6 @@ def _want(value: Any, kind: type, key: str, item: type | None = None) -> None:
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         raise ValueError(f"{key}: expected {kind.__name__}")
     if item is not None:
-        items = value.values() if isinstance(value, dict) else value
+        items: Any = value.values() if isinstance(value, dict) else value
         if not all(isinstance(v, item) for v in items):
             raise ValueError(f"{key}: expected items of type {item.__name__}")

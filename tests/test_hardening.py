@@ -294,3 +294,61 @@ def test_resolve_at_a_date_before_the_first_commit_says_there_is_no_answer(
         "(its first commit is later)"
     )
     assert ok(gitreg(repo, "resolve", "models:/m/latest", "--at", "2999-01-01"))
+
+
+# --- 9. a write killed half-way is never visible; 10. a stale index.lock is cleared ------
+
+
+def crash(repo: Path, *args: str, at: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GITREG_CRASH_AT": at}
+    proc = subprocess.run(
+        [sys.executable, "-m", "gitreg", "--repo", str(repo), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == -9, proc.stderr
+
+
+def test_a_register_killed_half_way_is_never_read_nor_its_number_reused(
+    repo: Path, art: str, tmp_path: Path
+) -> None:
+    ok(gitreg(repo, "register", "m", art))
+    other = tmp_path / "other.bin"
+    other.write_bytes(b"other bytes")
+    # killed with every file written, before the commit: versions/2.yaml is on disk
+    crash(repo, "register", "m", str(other), at="before_commit")
+    assert (repo / "models/m/versions/2.yaml").exists()
+    first = ok(gitreg(repo, "resolve", "models:/m/1"))
+    assert ok(gitreg(repo, "resolve", "models:/m/latest")) == first
+    assert not (repo / "models/m/versions/2.yaml").exists()  # the reader undid it first
+    third = tmp_path / "third.bin"
+    third.write_bytes(b"third bytes")
+    ok(gitreg(repo, "register", "m", str(third)))
+    assert "third.bin" in ok(gitreg(repo, "resolve", "models:/m/2"))
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_stale_index_lock_left_by_a_kill_inside_git_is_cleared(repo: Path, art: str) -> None:
+    ok(gitreg(repo, "register", "m", art))
+    crash(repo, "register", "m", art, at="before_replace:2")
+    index_lock = repo / ".git/index.lock"  # what git killed mid-commit leaves behind
+    index_lock.write_bytes(b"")
+    os.utime(index_lock, (os.path.getmtime(index_lock) + 5,) * 2)  # after the journal ...
+    past = os.path.getmtime(repo / ".git/gitreg-journal")
+    os.utime(repo / ".git/gitreg-journal", (past - 60, past - 60))  # ... both a while ago
+    os.utime(index_lock, (past - 55, past - 55))
+    assert "version 2" in ok(gitreg(repo, "register", "m", art))
+    assert not index_lock.exists()
+    assert git(repo, "status", "--porcelain") == ""
+    subprocess.run(["git", "fsck", "--strict"], cwd=repo, check=True, capture_output=True)
+
+
+def test_a_fresh_index_lock_is_left_alone(repo: Path, art: str) -> None:
+    ok(gitreg(repo, "register", "m", art))
+    index_lock = repo / ".git/index.lock"  # a live git (someone's git commit) holds it
+    index_lock.write_bytes(b"")
+    refused(gitreg(repo, "register", "m", art))
+    assert index_lock.exists()
