@@ -352,3 +352,61 @@ def test_a_fresh_index_lock_is_left_alone(repo: Path, art: str) -> None:
     index_lock.write_bytes(b"")
     refused(gitreg(repo, "register", "m", art))
     assert index_lock.exists()
+
+
+# --- kill -9 at random points of register --push ----------------------------------------
+
+
+def test_kill_at_random_points_of_register_push_leaves_nothing_to_trip_on(
+    two_clones: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    import hashlib
+    import json
+    import random
+    import signal
+    import time
+
+    remote, a, _b = two_clones
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("GITREG_CRASH_AT", None)
+    rng = random.Random(19)
+    acknowledged: dict[int, str] = {}  # version -> sha256 of the bytes registered
+    killed = 0
+    for trial in range(30):
+        art = tmp_path / f"art{trial}.bin"
+        art.write_bytes(f"trial {trial}".encode())
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gitreg", "--repo", str(a), "register", "m", str(art), "--push"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,  # the kill takes its git children too: a kill inside git
+        )
+        try:
+            out, _err = proc.communicate(timeout=rng.uniform(0.05, 0.9))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            killed += 1
+            time.sleep(0.05)
+            continue
+        if proc.returncode == 0:
+            number = int(out.split("version ")[1].split()[0])
+            acknowledged[number] = hashlib.sha256(art.read_bytes()).hexdigest()
+    # a reader and the next write find nothing to trip on
+    ok(gitreg(a, "resolve", "models:/m/latest"))
+    final = tmp_path / "final.bin"
+    final.write_bytes(b"final")
+    ok(gitreg(a, "register", "m", str(final), "--push"))
+    ok(gitreg(a, "push"))
+    assert git(a, "status", "--porcelain") == ""
+    for where in (a, remote):
+        subprocess.run(["git", "fsck", "--strict"], cwd=where, check=True, capture_output=True)
+    listing = json.loads(ok(gitreg(a, "show", "m", "--json")))
+    assert killed and acknowledged, (killed, acknowledged)
+    for number, digest in acknowledged.items():
+        on_remote = git(remote, "show", f"main:models/m/versions/{number}.yaml")
+        assert f"sha256:{digest}" in on_remote, number
+    numbers = [v["version"] for v in listing["versions"]]
+    assert numbers == sorted(set(numbers))
