@@ -410,3 +410,47 @@ def test_kill_at_random_points_of_register_push_leaves_nothing_to_trip_on(
         assert f"sha256:{digest}" in on_remote, number
     numbers = [v["version"] for v in listing["versions"]]
     assert numbers == sorted(set(numbers))
+
+
+# --- 8. a symlinked cache entry is dropped and fetched again; a symlinked store file is a
+# MISMATCH, not an ERROR --------------------------------------------------------------
+
+
+def test_symlinked_cache_entry_is_dropped_and_fetched_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uuid
+
+    from gitreg import store
+
+    monkeypatch.setenv("GITREG_CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "m.bin"
+    src.write_bytes(os.urandom(3000))
+    ref = store.upload(src, f"memory://gitreg-{uuid.uuid4().hex}", "m")
+    assert not store.cached_download(ref, tmp_path / "a.bin")
+    entry = store.cache_entry(ref)
+    entry.unlink()
+    (tmp_path / "planted").write_bytes(src.read_bytes())
+    entry.symlink_to(tmp_path / "planted")
+    assert not store.cached_download(ref, tmp_path / "b.bin")  # fetched from the store
+    assert (tmp_path / "b.bin").read_bytes() == src.read_bytes()
+    assert entry.is_file() and not entry.is_symlink()
+    assert store.cached_download(ref, tmp_path / "c.bin")  # and cached again
+
+
+def test_symlinked_store_file_verifies_as_mismatch(repo: Path, art: str, tmp_path: Path) -> None:
+    import json
+
+    ok(gitreg(repo, "register", "m", art))
+    uri = ok(gitreg(repo, "resolve", "models:/m/1")).strip()
+    stored = Path(uri.removeprefix("file://"))
+    copy = tmp_path / "same-bytes.bin"
+    copy.write_bytes(stored.read_bytes())
+    stored.chmod(0o644)
+    stored.unlink()
+    stored.symlink_to(copy)
+    proc = gitreg(repo, "verify", "models:/m/1", "--json")
+    assert proc.returncode not in (0, 3, 5), (proc.returncode, proc.stdout, proc.stderr)
+    assert "MISMATCH" in proc.stdout, proc.stdout
+    assert "Traceback" not in proc.stderr
+    assert json.loads(proc.stdout)

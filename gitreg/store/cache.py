@@ -59,6 +59,7 @@ def cached_download(
         return False
     entry = cache_entry(ref, root)
     local = replace(ref, uri=entry.as_uri())
+    _drop_link(entry)
     if os.path.lexists(entry):
         try:
             download(local, dest, None, progress)
@@ -91,6 +92,14 @@ def _fill(
                     raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _drop_link(entry: Path) -> None:
+    """A cache entry that is a symbolic link was never made by gitreg (which never follows
+    one): drop it, so the digest is fetched again instead of failing until a hand clears
+    the cache."""
+    if os.path.islink(entry):
+        entry.unlink(missing_ok=True)
 
 
 def _remove(entry: Path) -> None:
