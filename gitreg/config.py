@@ -1,8 +1,10 @@
 """gitreg.yaml: the registry's stages, artifact settings and promotion rules.
 
-``Config.from_dict`` takes data that already passed the schema. ``Config.rule`` answers
-"how may model M enter stage S" (or move protected alias ``@A``), with per-pattern
-overrides applied under every name the model has had, the strictest winning.
+``Config.from_dict`` checks the shape of every value it keeps (ValueError otherwise), so
+a mistyped policy never fails later with a TypeError; the caller reports where.
+``Config.rule`` answers "how may model M enter stage S" (or move protected alias ``@A``),
+with per-pattern overrides applied under every name the model has had, the strictest
+winning.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ class Rule:
     @classmethod
     def from_dict(cls, d: dict[str, Any], base: Rule | None = None) -> Rule:
         base = base or cls()
+        if not isinstance(d, dict):
+            raise ValueError("a rule is a mapping")
+        _want(d.get("via", "commit"), str, "via")
+        _want(d.get("from", []), list, "from", str)
+        _want(d.get("exclusive", False), bool, "exclusive")
+        _want(d.get("gates", []), list, "gates", dict)
         return cls(
             via=d.get("via", base.via),
             from_stages=tuple(d["from"]) if "from" in d else base.from_stages,
@@ -69,6 +77,19 @@ class Config:
         artifacts = d.get("artifacts") or {}
         if not isinstance(artifacts, dict) or not isinstance(artifacts.get("store", ""), str):
             raise ValueError("artifacts")
+        # Every value is checked for the shape used below: a mistyped policy is a ValueError
+        # here (the caller then reports the schema's file:line), never a TypeError later.
+        _want(d.get("default_branch", "main"), str, "default_branch")
+        _want(artifacts.get("allowed") or [], list, "artifacts.allowed", str)
+        _want(artifacts.get("storage_options") or {}, dict, "artifacts.storage_options")
+        _want(d.get("promotion") or {}, dict, "promotion", dict)
+        _want(d.get("overrides") or {}, dict, "overrides", dict)
+        for stages_rules in (d.get("overrides") or {}).values():
+            _want(stages_rules, dict, "overrides", dict)
+            for r in stages_rules.values():
+                Rule.from_dict(r)
+        _want(d.get("webhooks") or [], list, "webhooks", dict)
+        _want(d.get("remote") or {}, dict, "remote")
         return cls(
             stages=tuple(d.get("stages") or DEFAULT_STAGES),
             default_branch=d.get("default_branch", "main"),
@@ -141,3 +162,14 @@ def strictest(rules: Sequence[Rule]) -> Rule:
         exclusive=any(r.exclusive for r in rules),
         gates=tuple(gates),
     )
+
+
+def _want(value: Any, kind: type, key: str, item: type | None = None) -> None:
+    """Raise ValueError unless ``value`` is a ``kind`` (whose items, or values for a
+    mapping, are ``item``s)."""
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ValueError(f"{key}: expected {kind.__name__}")
+    if item is not None:
+        items: Any = value.values() if isinstance(value, dict) else value
+        if not all(isinstance(v, item) for v in items):
+            raise ValueError(f"{key}: expected items of type {item.__name__}")

@@ -30,6 +30,7 @@ NAME_RULE = "1-128 characters of A-Z a-z 0-9 . _ -, starting with a letter or di
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 VERSION_FILE = re.compile(r"[1-9][0-9]*\.yaml")
 RESERVED_ALIAS = re.compile(r"(latest|[vV][0-9]+)")
+_WINDOWS_RESERVED = re.compile(r"(?i)(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])")
 _KEY = re.compile(r"[^\x00-\x1f\x7f]{1,250}")
 _PATH = re.compile(r"models/([^/]+)/(?:(model)\.yaml|versions/([1-9][0-9]*)\.yaml)")
 
@@ -75,6 +76,31 @@ def check_name(name: str, what: str = "model name") -> str:
     if not isinstance(name, str) or not NAME.fullmatch(name) or name in (".", ".."):
         raise UsageError(f"invalid {what} {name!r}: use {NAME_RULE}")
     return name
+
+
+def check_new_name(name: str, what: str = "model name") -> str:
+    """``check_name``, and for a name a write is about to create a folder for, refuse
+    what a Windows checkout cannot hold. (Reads keep the older rule, so a model made
+    before this rule stays readable and listed.)"""
+    check_name(name, what)
+    if name.endswith((".", " ")):
+        raise UsageError(
+            f"invalid {what} {name!r}: Windows drops a trailing dot, so it could not be "
+            "checked out there; end it with a letter, digit, _ or -"
+        )
+    stem = name.split(".", maxsplit=1)[0]
+    if _WINDOWS_RESERVED.fullmatch(stem):
+        raise UsageError(
+            f"invalid {what} {name!r}: {stem} is a device name Windows reserves "
+            "(CON, PRN, AUX, NUL, COM1-9, LPT1-9), so no Windows checkout could hold it"
+        )
+    return name
+
+
+def folded(name: str) -> str:
+    """The form two names share when a case-insensitive file system (macOS, Windows)
+    would give them one folder."""
+    return name.casefold()
 
 
 def check_key(key: str, what: str = "tag key") -> str:

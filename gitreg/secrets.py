@@ -1,5 +1,6 @@
 """Credentials that must never be written into the registry: the detector the write path
-calls on every free-text value (tags, params, lineage, descriptions, artifact URIs).
+calls on every free-text value (tags, params, lineage, descriptions, artifact URIs), each
+key checked with its value, and ``scan``, which ``gitreg check`` runs on every file it reads.
 
 A registry is read by everyone with clone access and its history is forever, so a value
 that looks like a credential is refused, and the message shows it redacted.
@@ -32,6 +33,38 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+def find_pair(key: str, value: str) -> tuple[str, str] | None:
+    """``find`` on the value, the key, and the two together (``AWS_SECRET_ACCESS_KEY=…``
+    is a credential although neither half is one alone)."""
+    return find(value) or find(key) or (find(f"{key}={value}") if key else None)
+
+
+def scan(data: object, pointer: tuple[str | int, ...] = ()) -> list[tuple[list[str | int], str]]:
+    """Every credential-like text anywhere in a parsed registry file (a manifest edited by
+    hand never went through ``refuse``): ``(JSON pointer, message)`` pairs."""
+    out: list[tuple[list[str | int], str]] = []
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                hit = find_pair(str(key), str(value))
+                if hit is not None:
+                    where = "/".join(str(p) for p in (*pointer, key))
+                    out.append(([*pointer, key], _message(where, *hit)))
+            else:
+                out += scan(value, (*pointer, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            out += scan({i: value} if isinstance(value, str) else value, (*pointer, i))
+    return out
+
+
+def _message(where: str, what: str, shown: str) -> str:
+    return (
+        f"{where} looks like it holds {what} ({shown}); secrets must not be stored in the "
+        "registry, whose history every clone keeps"
+    )
+
+
 def find(value: str) -> tuple[str, str] | None:
     """``(what, redacted)`` for the first credential-like text in ``value``, else None."""
     for what, pattern in _PATTERNS:
@@ -56,13 +89,8 @@ def refuse(**fields: Mapping[str, str] | str | None) -> None:
             continue
         items = values.items() if isinstance(values, Mapping) else [("", values)]
         for key, value in items:
-            hit, shown_key = find(str(value)), key
-            if hit is None and find(str(key)) is not None:
-                hit, shown_key = find(str(key)), redact(str(key))
+            hit = find_pair(str(key), str(value))
             if hit is not None:
-                what, shown = hit
+                shown_key = redact(str(key)) if find(str(key)) else key
                 where = f"{field.rstrip('s')} {shown_key!r}" if key else field
-                raise UsageError(
-                    f"{where} looks like it holds {what} ({shown}); secrets must not be "
-                    "stored in the registry, whose history every clone keeps"
-                )
+                raise UsageError(_message(where, *hit))

@@ -32,7 +32,11 @@ def apply(ctx: click.Context, push: bool, op: Callable[[Registry], T]) -> tuple[
 
     result, report = sync.push_op(reg, op)
     already = " (it had already landed)" if report.landed and not report.pushed else ""
-    return result, f" (pushed to {report.where}){already}"
+    moved = "".join(
+        f"; earlier local {r.name} version {r.was} was renumbered to {r.now}"
+        for r in report.renumbered
+    )
+    return result, f" (pushed to {report.where}){already}{moved}"
 
 
 @cli.command("push")
@@ -60,10 +64,19 @@ def push_cmd(ctx: click.Context, remote: str, as_json: bool) -> None:
                 "pushed": report.pushed,
                 "already_landed": report.landed,
                 "retries": report.retries,
+                "renumbered": [
+                    {"name": r.name, "was": r.was, "now": r.now} for r in report.renumbered
+                ],
             }
         )
-    elif report.pushed:
+        return
+    if report.pushed:
         s = "" if report.pushed == 1 else "s"
         click.echo(f"Pushed {report.pushed} commit{s} to {report.where}")
     else:
         click.echo(f"{report.where} is up to date")
+    for r in report.renumbered:
+        click.echo(
+            f"{r.name} version {r.was} was renumbered to {r.now}: {report.where} already had a "
+            f"version {r.was}; use models:/{r.name}/{r.now}"
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from gitreg import secrets
 from gitreg.config import Config
 from gitreg.errors import ManifestError
 from gitreg.files import schema, yamlio
@@ -124,7 +125,17 @@ def check_changed(tree: Tree, paths: Iterable[str]) -> list[ManifestError]:
 
 def _config(tree: Tree, out: list[ManifestError]) -> Config:
     cfg_doc = _load(tree, "gitreg.yaml", "config", out)
-    return Config.from_dict(cfg_doc.data) if cfg_doc else Config()
+    try:
+        return Config.from_dict(cfg_doc.data) if cfg_doc else Config()
+    except ValueError as e:  # a shape the schema allows but the policy cannot use
+        out.append(ManifestError("gitreg.yaml", None, f"not a valid policy ({e})"))
+        return Config()
+
+
+def _secrets(rel: str, doc: yamlio.Document, out: list[ManifestError]) -> None:
+    """A hand-edited manifest never went through the write path's secret check."""
+    for pointer, message in secrets.scan(doc.data):
+        out.append(ManifestError(rel, doc.line(pointer), message))
 
 
 def _check_model(
@@ -154,6 +165,7 @@ def _check_model(
         vdoc = _load(tree, vrel, "version", out)
         if vdoc is None:
             continue
+        _secrets(vrel, vdoc, out)
         numbers.append(number)
         data = vdoc.data
         if data["name"] != name:
@@ -170,6 +182,8 @@ def _check_model(
             )
     if doc is not None:
         data = doc.data
+        if own:
+            _secrets(rel, doc, out)
         if own and data["name"] != name:
             out.append(ManifestError(rel, doc.line(["name"]), f"name must be {name!r}"))
         for alias, version in (data.get("aliases") or {}).items():

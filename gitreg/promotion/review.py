@@ -77,6 +77,18 @@ def check_diff(git: Git, base: str, head: str = "HEAD", *, verify: bool = True) 
     ]
     policy_touched = [p for p in report.changed if protects_policy(p)]
     for _old_mode, new_mode, path in entries:
+        if _registry_owned(path) and new_mode in {"120000", "160000"}:
+            # ``models`` itself, or gitreg.yaml, as a link: after the merge every read fails
+            report.findings.append(
+                Finding(
+                    path,
+                    None,
+                    "file",
+                    f"{_MODES[new_mode]}; gitreg reads {path}, so it must be a regular file "
+                    "or folder",
+                )
+            )
+            continue
         if not path.startswith(f"{MODELS}/"):
             continue
         if new_mode not in {"000000", "100644"}:
@@ -106,6 +118,12 @@ def check_diff(git: Git, base: str, head: str = "HEAD", *, verify: bool = True) 
             )
     report.findings.sort(key=lambda f: (f.path, f.line or 0, f.rule))
     return report
+
+
+def _registry_owned(path: str) -> bool:
+    """A path gitreg reads outside ``models/`` (judged file by file below): the ``models``
+    folder itself, ``gitreg.yaml``, ``.gitreg/``."""
+    return path in (MODELS, CONFIG, ".gitreg") or path.startswith(".gitreg/")
 
 
 def _base_policy(git: Git, base: str, report: Report) -> Config | None:

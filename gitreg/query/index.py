@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from gitreg.errors import ManifestError
+from gitreg.files.tree import read_regular, refuse_kind
 
 FORMAT = f"1 marshal{marshal.version} py{sys.version_info[0]}.{sys.version_info[1]}"
 _VERSION_FILE = re.compile(r"[1-9][0-9]*\.yaml")
@@ -285,8 +286,9 @@ def _walk(root: Path, names: Collection[str] | None, versions: bool) -> dict[str
             st = entry.stat(follow_symlinks=False)
             if stat.S_ISLNK(st.st_mode):
                 raise ManifestError(path, None, "is a symbolic link; gitreg refuses them")
-            if stat.S_ISREG(st.st_mode):
-                found[path] = _sig(st)
+            if not stat.S_ISREG(st.st_mode):
+                raise refuse_kind(path, st.st_mode)
+            found[path] = _sig(st)
     return found
 
 
@@ -297,8 +299,11 @@ def _lstat(full: str, rel: str, folder: bool = False) -> os.stat_result | None:
         return None
     if stat.S_ISLNK(st.st_mode):
         raise ManifestError(rel, None, "is a symbolic link; gitreg refuses them")
-    wanted = stat.S_ISDIR if folder else stat.S_ISREG
-    return st if wanted(st.st_mode) else None
+    if stat.S_ISDIR(st.st_mode) if folder else stat.S_ISREG(st.st_mode):
+        return st
+    if folder and stat.S_ISREG(st.st_mode):
+        return None  # a plain file where a model folder would be: no such model
+    raise refuse_kind(rel, st.st_mode)  # a FIFO, a device ...: refused, never dropped
 
 
 def _sig(st: os.stat_result) -> tuple[str, int]:
@@ -307,14 +312,7 @@ def _sig(st: os.stat_result) -> tuple[str, int]:
 
 
 def _read(root: Path, path: str) -> bytes | None:
-    try:
-        fd = os.open(f"{root}/{path}", os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        return None  # removed since the walk
-    except OSError:
-        raise ManifestError(path, None, "is a symbolic link; gitreg refuses them") from None
-    with os.fdopen(fd, "rb") as f:
-        return f.read()
+    return read_regular(f"{root}/{path}", path)  # None if removed since the walk
 
 
 # --- parsing -----------------------------------------------------------------------------

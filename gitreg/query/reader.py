@@ -31,6 +31,7 @@ from gitreg.layout import (
 )
 from gitreg.manifest import ModelVersion, RegisteredModel
 from gitreg.query.rows import VersionRow, model_row
+from gitreg.repo import lock
 from gitreg.repo.git import Git
 from gitreg.repo.tree import CommitTree
 
@@ -68,6 +69,8 @@ class Reader:
 
     def __init__(self, root: str | os.PathLike[str] = ".", *, _tree: Tree | None = None) -> None:
         self.root = find_root(Path(root)) if _tree is None else Path(root)
+        if _tree is None:
+            lock.settle(self.root)  # a write killed half-way is undone before any read
         self.tree: Tree = _tree or WorkTree(self.root)
 
     # --- plumbing ---------------------------------------------------------------------

@@ -15,15 +15,20 @@ from gitreg import dates, secrets
 from gitreg.errors import AlreadyExists, ArtifactError, Conflict, NotFound, PolicyError, UsageError
 from gitreg.files import schema, schema_memo
 from gitreg.files.records import dump_record, version_files
+from gitreg.files.tree import refuse_irregular
 from gitreg.layout import (
     CONFIG,
+    MODELS,
     RESERVED_ALIAS,
     RETIRED,
     check_key,
     check_name,
+    check_new_name,
+    folded,
     model_dir,
     model_path,
     version_path,
+    versions_dir,
 )
 from gitreg.manifest import ModelVersion, RegisteredModel
 from gitreg.registry.governed import Governed
@@ -73,6 +78,9 @@ class Registry(Governed, RegistryView):
             model = self.get_model(name)
         except NotFound:
             model = None
+        if model is None:  # a new folder: a name every checkout can hold, no case twin
+            check_new_name(name)
+            self._refuse_case_twin(name)
         ref = self._artifact(name, str(artifact), progress)
         ident = self.git.ident()
         if model is None:
@@ -82,6 +90,7 @@ class Registry(Governed, RegistryView):
                 created_by=ident,
                 last_version=self._max_ever(name),
             )
+        refuse_irregular(self.root, versions_dir(name))  # a FIFO there: refused, not skipped
         number = max([model.last_version, *self.version_numbers(name)]) + 1
         mv = ModelVersion(
             name=name,
@@ -109,11 +118,12 @@ class Registry(Governed, RegistryView):
     ) -> RegisteredModel:
         """Create registered model ``name`` with no versions (one commit)."""
         self._writable()
-        check_name(name)
+        check_new_name(name)
         tags = _check_strs(tags or {}, "tag")
         _check_strs({"description": description}, "description", limit=65536)
         if self.tree.read(model_path(name)) is not None or (self.root / model_dir(name)).exists():
             raise AlreadyExists(f"a model named {name!r} already exists")
+        self._refuse_case_twin(name)
         model = RegisteredModel(
             name=name,
             created_at=dates.now(),
@@ -230,9 +240,10 @@ class Registry(Governed, RegistryView):
     def rename(self, old: str, new: str) -> RegisteredModel:
         self._writable()
         model = self.get_model(old)
-        check_name(new)
+        check_new_name(new)
         if self.tree.read(model_path(new)) is not None or (self.root / model_dir(new)).exists():
             raise AlreadyExists(f"a model named {new!r} already exists")
+        self._refuse_case_twin(new, but=old)
         versions = [v.evolve(name=new) for v in self.versions(old)]
         # ``new`` may be a retired name: its numbering continues above what it issued.
         renamed = model.evolve(
@@ -292,6 +303,17 @@ class Registry(Governed, RegistryView):
             failed = gates.failures(aliases.judge(self, "HEAD", name, alias, version))
             if failed:
                 raise gates.GatesFailed(name, version, "@" + alias, failed)
+
+    def _refuse_case_twin(self, name: str, but: str | None = None) -> None:
+        """Refuse a new model folder whose name differs from an existing one only in case:
+        on macOS and Windows checkouts the two would share one folder."""
+        for other in self.tree.children(MODELS):
+            if other not in (name, but) and folded(other) == folded(name):
+                raise AlreadyExists(
+                    f"a model named {other!r} already exists, and {name!r} differs from it only "
+                    "in case: on macOS and Windows both would share one folder; pick another "
+                    "name"
+                )
 
     def _writable(self) -> None:
         raw = self.tree.read(CONFIG)

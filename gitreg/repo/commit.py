@@ -76,6 +76,7 @@ class Committer:
             self.git.run("config", "core.splitIndex", "true")
         with self._journal(files) as op:
             self._write_files(files)
+            lock.crash_point("before_commit")  # every file written, nothing committed
             self.git.update_index(paths)  # also writes the blobs the new trees name
             edit.write()
             sha = objects.commit_tree(

@@ -89,10 +89,17 @@ class Git:
 
     def commit_before(self, when: str, ref: str = "HEAD") -> str:
         """The newest first-parent commit of ``ref`` made at or before ``when``."""
-        out = self.run("rev-list", "-1", "--first-parent", f"--before={when}", ref, "--")
-        if not out.strip():
-            raise NotFound("the registry has no commit at or before that date")
-        return out.strip()
+        out = self.run(
+            "rev-list", "-1", "--first-parent", "--format=%ct", f"--before={when}", ref, "--"
+        ).split()
+        # git reads a small ``@<epoch>`` (before 1973) as no date at all and answers with
+        # the tip: a commit newer than the date asked for means there is no answer.
+        epoch = int(when[1:]) if when.startswith("@") and when[1:].isdigit() else None
+        if len(out) < 3 or (epoch is not None and int(out[2]) > epoch):
+            raise NotFound(
+                "the registry has no commit at or before that date (its first commit is later)"
+            )
+        return out[1]
 
     def is_ancestor(self, a: str, b: str) -> bool:
         """Whether commit ``a`` is ``b`` or an ancestor of it."""

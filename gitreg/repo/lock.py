@@ -26,7 +26,9 @@ from gitreg.errors import GitError
 from gitreg.repo.git import Git
 
 TMP_PREFIX = ".gitreg-tmp-"
-CRASH_POINTS = ("before_replace", "after_commit_before_push", "after_push")
+CRASH_POINTS = (
+    "before_replace", "before_commit", "after_commit_before_push", "after_push",
+)  # fmt: skip
 _reached: dict[str, int] = {}
 _held: dict[Path, tuple[int, int]] = {}  # git dir -> (fd, depth): the lock is re-entrant
 F = TypeVar("F", bound=Callable[..., Any])
@@ -135,6 +137,7 @@ def recover(git: Git, root: Path, gdir: Path) -> list[str]:
     restored: list[str] = []
     journal = gdir / "gitreg-journal"
     if journal.exists():
+        _clear_stale_index_lock(root, gdir, journal)
         try:
             entry = json.loads(journal.read_text())
             op, paths = str(entry["op"]), [str(p) for p in entry["paths"]]
@@ -156,6 +159,69 @@ def recover(git: Git, root: Path, gdir: Path) -> list[str]:
         journal.unlink()
     (gdir / f"{TMP_PREFIX}journal").unlink(missing_ok=True)
     return restored
+
+
+STALE_AFTER = 2.0  # seconds: an index.lock a live git holds is refreshed, or it is gone
+
+
+def _clear_stale_index_lock(root: Path, gdir: Path, journal: Path) -> None:
+    """Remove the ``index.lock`` a gitreg write killed inside git left behind, so recovery
+    (and every later git command) can run. Only when it is surely stale: this process
+    holds gitreg's lock and found a journal (so the write that made it is dead), the lock
+    file is older than the journal's write and ``STALE_AFTER`` seconds, and no live git
+    process works in this repository (checked in /proc where there is one)."""
+    index_lock = gdir / "index.lock"
+    try:
+        st = os.lstat(index_lock)
+        since = os.lstat(journal).st_mtime
+    except FileNotFoundError:
+        return
+    if st.st_mtime < since - 1 or time.time() - st.st_mtime < STALE_AFTER:
+        return  # older than the interrupted write, or fresh: not ours to judge
+    if _live_git(root):
+        return
+    index_lock.unlink(missing_ok=True)
+
+
+def _live_git(root: Path) -> bool:
+    """Whether a git process (best effort, Linux /proc) runs with its cwd in ``root``."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return False
+    here = str(root.resolve())
+    for pid in proc.iterdir():
+        if not pid.name.isdigit():
+            continue
+        try:
+            if (pid / "comm").read_text().strip() not in ("git", "git-remote-http"):
+                continue
+            cwd = os.readlink(pid / "cwd")
+        except OSError:
+            continue
+        if cwd == here or cwd.startswith(f"{here}/"):
+            return True
+    return False
+
+
+def settle(root: Path) -> None:
+    """For readers: if a killed write left its journal, undo it before reading, so no read
+    sees a write that never committed. Without waiting: a live writer holding the lock
+    finishes or undoes its own work (and a reader without write access reads as is)."""
+    dot = root / ".git"
+    journal = (dot if dot.is_dir() else git_dir(root)) / "gitreg-journal"
+    if not journal.exists():
+        return
+    try:
+        with hold(_Repo(root), timeout=0):
+            pass
+    except (GitError, OSError):
+        return
+
+
+class _Repo:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.git = Git(root)
 
 
 def _all_folders(root: Path) -> list[Path]:

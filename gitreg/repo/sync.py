@@ -70,16 +70,26 @@ def default_timeout() -> float:
 
 
 @dataclass(frozen=True)
+class Renumbered:
+    """A local version that landed under another number: the remote had issued ``was``."""
+
+    name: str
+    was: int
+    now: int
+
+
+@dataclass(frozen=True)
 class PushReport:
     """What a push did: ``pushed`` gitreg commits reached ``remote/branch`` (``landed``
     counts those found there already, e.g. after a lost answer) after ``retries`` lost
-    races."""
+    races; ``renumbered`` lists each local version that landed under a new number."""
 
     remote: str
     branch: str
     pushed: int
     landed: int
     retries: int
+    renumbered: tuple[Renumbered, ...] = ()
 
     @property
     def where(self) -> str:
@@ -128,6 +138,7 @@ class _Loop:
         self.reg, self.git, self.remote, self.retries = reg, reg.git, remote, retries
         self.timeout = default_timeout() if timeout is None else timeout
         self.branch = reg.config.default_branch
+        self.moved: dict[tuple[str, str], tuple[int, int]] = {}  # (op, model) -> (was, now)
         self.tracking = f"refs/remotes/{remote}/{self.branch}"
         self.git.remote_url(remote)  # refuses unsafe URLs before any network call
         current = self.git.current_branch()
@@ -288,6 +299,8 @@ class _Loop:
                 ]
                 taken += [model.last_version] if model else []
                 new = max(taken) + 1 if number <= max(taken) else number
+                was = self.moved.get((c.op, name), (number, number))[0]
+                self.moved[(c.op, name)] = (was, new)  # a later retry may move it again
                 mv = ModelVersion.from_dict(yamlio.load(mine, rel).data).evolve(version=new)
                 files.update(version_files([mv]))
                 done |= {rel, model_path(name)}
@@ -347,4 +360,9 @@ class _Loop:
         )
 
     def _report(self, pushed: int, landed: int, lost: int) -> PushReport:
-        return PushReport(self.remote, self.branch, pushed, landed, lost)
+        moved = tuple(
+            Renumbered(name, was, now)
+            for (_op, name), (was, now) in self.moved.items()
+            if was != now
+        )
+        return PushReport(self.remote, self.branch, pushed, landed, lost, moved)

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from gitreg.errors import AlreadyExists, ArtifactError, DigestMismatch
 from gitreg.manifest import ArtifactRef, FileEntry
 from gitreg.store.locations import _check_rel, _scheme, check_uri, redact
-from gitreg.store.readers import _Local, _reader, _Remote, listing_digest
+from gitreg.store.readers import LinkInPlace, _Local, _reader, _Remote, listing_digest
 from gitreg.store.transfer import _NO_PROGRESS, Progress, _errors, _parallel, _Progress, _pump
 
 RETRY_DELAYS = (0.1, 0.2, 0.4)  # before MISSING on remote stores (eventual consistency)
@@ -123,6 +123,8 @@ def verify_detail(
                 time.sleep(delay)
     except DigestMismatch as e:
         return Verification("MISMATCH", str(e))
+    except LinkInPlace as e:  # the registered bytes are not what is there: a mismatch
+        return Verification("MISMATCH", f"{e}, so its bytes are not the registered ones")
     return Verification("MISSING", f"{shown} does not exist")
 
 

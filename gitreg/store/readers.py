@@ -35,9 +35,13 @@ def listing_digest(files: Sequence[FileEntry]) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+class LinkInPlace(ArtifactError):
+    """A symbolic link where an artifact's file or folder should be (never followed)."""
+
+
 def _kind(mode: int, shown: str) -> str:
     if stat.S_ISLNK(mode):
-        raise ArtifactError(f"{shown} is a symbolic link; gitreg does not follow links")
+        raise LinkInPlace(f"{shown} is a symbolic link; gitreg does not follow links")
     if stat.S_ISDIR(mode):
         return "dir"
     if stat.S_ISREG(mode):

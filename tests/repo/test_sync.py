@@ -148,7 +148,11 @@ def test_gitreg_push_replays_local_commits(remote: Path, artifact: str) -> None:
         assert run(b, "register", "m", artifact).exit_code == 0
     assert run(a, "register", "m", artifact, "--push").exit_code == 0
     result = run(b, "push")
-    assert result.exit_code == 0 and result.stdout == "Pushed 2 commits to origin/main\n"
+    assert result.exit_code == 0 and result.stdout == (
+        "Pushed 2 commits to origin/main\n"
+        "m version 1 was renumbered to 2: origin/main already had a version 1; use models:/m/2\n"
+        "m version 2 was renumbered to 3: origin/main already had a version 2; use models:/m/3\n"
+    )
     subjects = git(remote, "log", "main", "--format=%s", "-3").splitlines()
     assert subjects == ["register m v3", "register m v2", "register m v1"]
     assert run(b, "push").stdout == "origin/main is up to date\n"
