@@ -61,3 +61,18 @@ def test_a_hostile_digest_never_becomes_a_path(tmp_path: Path, cache: Path) -> N
     with pytest.raises(ArtifactError, match="unsupported digest"):
         store.cached_download(bad, tmp_path / "out")
     assert not cache.exists()
+
+
+def test_fresh_copy_caches_file_stores_and_serves_without_them(tmp_path: Path, cache: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "MLmodel").write_text("flavors: {}\n")
+    (tmp_path / "store").mkdir()
+    ref = store.upload(model, (tmp_path / "store").as_uri(), "m")
+    first = store.fresh_copy(ref)
+    assert first.name == "model" and (first / "MLmodel").read_text() == "flavors: {}\n"
+    (first / "registered_model_meta").write_text("model_name: m\n")  # the reader's own copy
+    (tmp_path / "store").rename(tmp_path / "gone")
+    second = store.fresh_copy(ref)
+    assert second != first and sorted(p.name for p in second.iterdir()) == ["MLmodel"]
+    assert store.cache_entry(ref).is_dir()

@@ -50,6 +50,7 @@ from mlflow.store.model_registry.abstract_store import AbstractStore
 from mlflow.utils.search_utils import SearchUtils
 from mlflow.utils.validation import _validate_model_alias_name, _validate_model_alias_name_reserved
 
+from gitreg import store
 from gitreg.errors import AlreadyExists, NotFound
 from gitreg.manifest import ModelVersion, RegisteredModel
 from gitreg.mlflow.mapping import (
@@ -264,7 +265,9 @@ class GitregStore(AbstractStore):
                     )
                     location, run_id = logged.artifact_location, run_id or logged.source_run_id
                 else:
-                    location = self.get_model_version_download_uri(str(parsed.name), parsed.version)
+                    reg = self._reg()
+                    with mlflow_errors():
+                        location = self._version(reg, str(parsed.name), parsed.version).artifact.uri
             elif scheme == "runs":
                 from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
 
@@ -339,9 +342,12 @@ class GitregStore(AbstractStore):
             return self._entity(reg, self._version(reg, name, version))
 
     def get_model_version_download_uri(self, name: str, version: Any) -> str:
+        """A verified copy of the version's bytes, through gitreg's cache: MLflow writes
+        ``registered_model_meta`` into what it loads, and loads must work offline."""
         reg = self._reg()
         with mlflow_errors():
-            return self._version(reg, name, version).artifact.uri
+            mv = self._version(reg, name, version)
+            return store.fresh_copy(mv.artifact, reg.config.storage_options).as_uri()
 
     def search_model_versions(
         self,

@@ -27,7 +27,7 @@ The package: ``uris`` (what is accepted, how it is shown), ``readers`` (describe
 digest), ``_io`` (streaming, threads, error mapping). Import names from here.
 """
 
-from gitreg.store.cache import cache_dir, cache_entry, cached_download
+from gitreg.store.cache import cache_dir, cache_entry, cached_download, fresh_copy
 from gitreg.store.integrity import RETRY_DELAYS, Verification, download, verify, verify_detail
 from gitreg.store.locations import SCHEMES, check_options, check_uri, redact
 from gitreg.store.publish import upload
@@ -49,6 +49,7 @@ __all__ = [
     "describe",
     "describe_local",
     "download",
+    "fresh_copy",
     "listing_digest",
     "redact",
     "upload",

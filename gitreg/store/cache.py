@@ -6,13 +6,21 @@ else ``~/.cache/gitreg``. Entries are filled through ``download`` (verified on t
 in) and published by rename, so a reader never sees half an entry. A hit is re-verified
 (size, then sha256) while it is copied out, so a cache that rotted or was edited is caught:
 the entry is dropped and the store asked again. A hit needs no store at all (offline).
-``file://`` stores are never cached: they are local already. Deleting the folder is safe.
+``file://`` stores are not cached by ``download`` (they are local already), except for
+``fresh_copy``, whose readers must keep working when the store is gone. Deleting the folder
+is safe.
+
+``fresh_copy`` hands a reader that writes beside the bytes (MLflow writes
+``registered_model_meta`` into every model folder it loads) a verified copy of its own, in
+a new temporary folder: the registered bytes and the cache entry are never written.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -48,13 +56,15 @@ def cached_download(
     progress: Progress | None = None,
     *,
     root: Path | None = None,
+    local_too: bool = False,
 ) -> bool:
     """``download`` through the cache; True if the bytes came from the cache.
 
     ``progress`` sees the bytes once: the cache's copy on a hit, the store's on a miss
-    (the verified copy from the fresh entry to ``dest`` is not reported)."""
+    (the verified copy from the fresh entry to ``dest`` is not reported). ``file://``
+    artifacts go through the cache only with ``local_too``."""
     _check_ref(ref)  # the digest becomes a path: it must be sha256:<64 hex>
-    if _scheme(ref.uri) == "file":
+    if _scheme(ref.uri) == "file" and not local_too:
         download(ref, dest, storage_options, progress)
         return False
     entry = cache_entry(ref, root)
@@ -68,6 +78,30 @@ def cached_download(
     _fill(ref, entry, storage_options, progress)
     download(local, dest)
     return False
+
+
+def fresh_copy(
+    ref: ArtifactRef,
+    storage_options: Mapping[str, Any] | None = None,
+    *,
+    root: Path | None = None,
+) -> Path:
+    """A new verified copy of ``ref``'s bytes, filled through the cache (``file://``
+    stores too, so it works once the store is gone), in a new folder under the system's
+    temporary folder; the copy keeps the artifact's base name. The caller owns it."""
+    _check_ref(ref)
+    name = urllib.parse.unquote(urllib.parse.urlparse(ref.uri).path.rstrip("/").rsplit("/", 1)[-1])
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+        name = "artifact"
+    with _errors("a temporary folder"):
+        where = Path(tempfile.mkdtemp(prefix="gitreg-copy-"))
+    dest = where / name
+    try:
+        cached_download(ref, dest, storage_options, root=root, local_too=True)
+    except BaseException:
+        shutil.rmtree(where, ignore_errors=True)
+        raise
+    return dest
 
 
 def _fill(
