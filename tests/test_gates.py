@@ -98,6 +98,8 @@ def test_tags_description_uri_prefix() -> None:
     assert one({"tags": ["data_version"]}, mv).ok
     missing = one({"tags": ["data_version", "owner", "empty"]}, mv)
     assert str(missing) == "gate tags data_version, owner, empty: missing tag owner, empty"
+    from_run = version(lineage={"data_version": "2026-10", "source_commit": "1a2b"})
+    assert one({"tags": ["data_version", "source_commit"]}, from_run).ok
     assert one({"description": "required"}, mv).ok
     assert not one({"description": "required"}, version(description="  \n")).ok
     assert one({"uri_prefix": ["s3://acme/"]}, mv).ok

@@ -6,7 +6,7 @@ import os
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from mlflow.entities.model_registry import ModelVersion as MlflowVersion
 from mlflow.entities.model_registry import ModelVersionTag
@@ -17,11 +17,14 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import (
     INVALID_PARAMETER_VALUE,
 )
+from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
+from mlflow.store.artifact.utils.models import _parse_model_uri
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry import (
     SEARCH_MODEL_VERSION_MAX_RESULTS_DEFAULT,
     SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD,
 )
+from mlflow.tracking.client import MlflowClient
 from mlflow.utils.search_utils import SearchUtils
 
 from gitreg import store
@@ -32,6 +35,13 @@ from gitreg.mlflow.mapping import (
     mlflow_errors,
     version_entity,
 )
+from gitreg.mlflow.runs import RunFacts, run_facts
+
+
+class _Located(NamedTuple):
+    location: str
+    run_id: str | None
+    facts: RunFacts
 
 
 class VersionMethods(StoreBase):
@@ -51,45 +61,42 @@ class VersionMethods(StoreBase):
         local_model_path: str | None = None,
         model_id: str | None = None,
     ) -> MlflowVersion:
-        location, run_id = self._locate(source, run_id, model_id)
-        lineage = {"source": source, "run_id": run_id or "", "run_link": run_link or "",
-                   "model_id": model_id or ""}  # fmt: skip
+        found = self._locate(source, run_id, model_id)
+        facts = found.facts
+        lineage = {**facts.lineage, "source": source, "run_id": found.run_id or "",
+                   "run_link": run_link or "", "model_id": model_id or ""}  # fmt: skip
         with self._writing() as reg:
             self._model(reg, name)
             mv = reg.register(
                 name,
-                location,
+                found.location,
+                metrics=facts.metrics,
+                params=facts.params,
                 tags={t.key: t.value for t in tags or []},
                 description=description or "",
                 lineage=lineage,
             )
             return version_entity(mv)
 
-    def _locate(
-        self, source: str, run_id: str | None, model_id: str | None
-    ) -> tuple[str, str | None]:
+    def _locate(self, source: str, run_id: str | None, model_id: str | None) -> _Located:
         """The concrete artifact URI of ``source``, as MLflow's SQL store resolves it
-        (``models:/m-<id>`` is a logged model: its artifact location, and its run)."""
-        from mlflow.store.artifact.utils.models import _parse_model_uri
-        from mlflow.tracking.client import MlflowClient
-
-        location = source
+        (``models:/m-<id>`` is a logged model: its artifact location, and its run), and
+        the facts the new version carries (see gitreg.mlflow.runs)."""
+        client = MlflowClient(tracking_uri=self.tracking_uri)
+        location, logged, copied = source, None, None
         scheme = urllib.parse.urlparse(source).scheme
         try:
             if scheme == "models":
                 parsed = _parse_model_uri(source)
                 if parsed.model_id is not None:
-                    logged = MlflowClient(tracking_uri=self.tracking_uri).get_logged_model(
-                        parsed.model_id
-                    )
+                    logged = client.get_logged_model(parsed.model_id)
                     location, run_id = logged.artifact_location, run_id or logged.source_run_id
                 else:
                     reg = self._reg()
                     with mlflow_errors():
-                        location = self._version(reg, str(parsed.name), parsed.version).artifact.uri
+                        copied = self._version(reg, str(parsed.name), parsed.version)
+                    location = copied.artifact.uri
             elif scheme == "runs":
-                from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
-
                 location = RunsArtifactRepository.get_underlying_uri(source)
         except MlflowException as e:
             raise MlflowException(
@@ -97,15 +104,23 @@ class VersionMethods(StoreBase):
                 f"Error: {e}",
                 INVALID_PARAMETER_VALUE,
             ) from None
-        if not run_id and model_id:
-            run_id = (
-                MlflowClient(tracking_uri=self.tracking_uri)
-                .get_logged_model(model_id)
-                .source_run_id
-            )
+        if model_id and (logged is None or logged.model_id != model_id):
+            try:
+                logged = client.get_logged_model(model_id)
+            except MlflowException:
+                logged = None  # MLflow's store records the id as given
+        if not run_id and logged is not None:
+            run_id = logged.source_run_id
         if "://" not in location and os.path.isabs(location):
             location = Path(location).as_uri()  # referenced in place, not copied
-        return location, run_id
+        facts = run_facts(client, run_id, logged)
+        if copied is not None:  # a copy of a registered version keeps what it was judged on
+            facts = RunFacts(
+                metrics={**facts.metrics, **copied.metrics},
+                params={**facts.params, **copied.params},
+                lineage={**copied.lineage, **facts.lineage},
+            )
+        return _Located(location, run_id, facts)
 
     def update_model_version(
         self, name: str, version: Any, description: str | None

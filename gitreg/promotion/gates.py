@@ -126,7 +126,9 @@ def _tags(gate: Mapping[str, Any], mv: ModelVersion, ctx: GateContext) -> GateRe
     wanted = gate["tags"]
     if not isinstance(wanted, list) or not all(isinstance(t, str) for t in wanted):
         raise ValueError(wanted)
-    absent = [t for t in wanted if not str(mv.tags.get(t, "")).strip()]
+    # a key recorded in lineage (data_version, source_commit: immutable, and copied from the
+    # MLflow run a version was created from) counts as well as a tag of that name
+    absent = [t for t in wanted if not str(mv.tags.get(t) or mv.lineage.get(t) or "").strip()]
     subject = ", ".join(wanted)
     if absent:
         return GateResult("tags", subject, False, f"missing tag {', '.join(absent)}")
