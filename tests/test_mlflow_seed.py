@@ -156,7 +156,7 @@ def test_run_facts_keep_only_what_gitreg_can_store(tmp_path: Path, seed_env: Pat
     from gitreg.mlflow.runs import run_facts
 
     client = mlflow.MlflowClient()
-    with mlflow.start_run() as run:
+    with mlflow.start_run(experiment_id=mlflow.create_experiment("facts")) as run:
         mlflow.log_metrics({"val_auc": 0.9, "loss": float("nan")})
         mlflow.log_params({"lr": "0.1", "aws_key": "AKIAIOSFODNN7EXAMPLE"})
         data = mlflow.data.from_pandas(pd.DataFrame({"x": [1, 2]}), name="cards")
