@@ -126,9 +126,10 @@ class ModelVersion:
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     lineage: dict[str, str] = field(default_factory=dict)
+    updated_at: str = ""  # the last change of stage, description or tags; "" = never
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "name": self.name,
             "version": self.version,
             "stage": self.stage,
@@ -141,6 +142,9 @@ class ModelVersion:
             "created_at": self.created_at,
             "created_by": self.created_by,
         }
+        if self.updated_at:  # absent until the first change: old files keep their bytes
+            d["updated_at"] = self.updated_at
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelVersion:
@@ -161,6 +165,7 @@ class ModelVersion:
                 "metrics": (float,),
                 "params": _STRS,
                 "lineage": _STRS,
+                "updated_at": str,
             },
         )
         return cls(
@@ -175,6 +180,7 @@ class ModelVersion:
             metrics=dict(d.get("metrics") or {}),
             params=dict(d.get("params") or {}),
             lineage=dict(d.get("lineage") or {}),
+            updated_at=d.get("updated_at", ""),
         )
 
     @classmethod
@@ -195,6 +201,7 @@ class ModelVersion:
             metrics=d["metrics"],
             params=d["params"],
             lineage=d["lineage"],
+            updated_at=d.get("updated_at", ""),
         )
 
     def evolve(self, **changes: Any) -> ModelVersion:
@@ -213,9 +220,10 @@ class RegisteredModel:
     tags: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
     last_version: int = 0
+    updated_at: str = ""  # the last change of description or tags; "" = never
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "name": self.name,
             "description": self.description,
             "tags": dict(sorted(self.tags.items())),
@@ -224,6 +232,9 @@ class RegisteredModel:
             "created_at": self.created_at,
             "created_by": self.created_by,
         }
+        if self.updated_at:
+            d["updated_at"] = self.updated_at
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RegisteredModel:
@@ -231,7 +242,13 @@ class RegisteredModel:
         _strict(
             d,
             {"name": str, "created_at": str, "created_by": str},
-            {"description": str, "tags": _STRS, "aliases": (int,), "last_version": int},
+            {
+                "description": str,
+                "tags": _STRS,
+                "aliases": (int,),
+                "last_version": int,
+                "updated_at": str,
+            },
         )
         return cls(
             name=d["name"],
@@ -241,6 +258,7 @@ class RegisteredModel:
             tags=dict(d.get("tags") or {}),
             aliases=dict(d.get("aliases") or {}),
             last_version=d.get("last_version", 0),
+            updated_at=d.get("updated_at", ""),
         )
 
     @classmethod

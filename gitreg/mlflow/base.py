@@ -84,13 +84,16 @@ class StoreBase(AbstractStore):
         return version_entity(mv, aliases_of(reg.get_model(mv.name), mv.version))
 
     def _model_entity(self, reg: Registry, model: RegisteredModel) -> MlflowModel:
-        ts = millis(model.created_at)
+        latest = [version_entity(v) for v in reg.latest_versions(model.name)]
+        # as MLflow's SQL store: a new version or a transition updates the model too
+        updated = max([millis(model.updated_at or model.created_at)]
+                      + [v.last_updated_timestamp or 0 for v in latest])  # fmt: skip
         return MlflowModel(
             name=model.name,
-            creation_timestamp=ts,
-            last_updated_timestamp=ts,
+            creation_timestamp=millis(model.created_at),
+            last_updated_timestamp=updated,
             description=model.description or None,
-            latest_versions=[version_entity(v) for v in reg.latest_versions(model.name)],
+            latest_versions=latest,
             tags=[RegisteredModelTag(k, v) for k, v in model.tags.items()],
             aliases=[RegisteredModelAlias(a, v) for a, v in model.aliases.items()],
         )

@@ -161,6 +161,7 @@ class Registry(RegistryView):
             if failed:
                 raise gates.GatesFailed(name, mv.version, stage, failed)
         changed, message = self.stage_change(mv, stage, archive_existing=archive_existing)
+        changed = [v.evolve(updated_at=now()) for v in changed]
         self._commit(message, version_files(changed))
         return changed[0]
 
@@ -356,6 +357,7 @@ class Registry(RegistryView):
         **changes: Any,
     ) -> None:
         """Change the tags or description of a model, or of one of its versions."""
+        changes["updated_at"] = now()
         if version is None:
             model = self.get_model(name)
             if tags:
