@@ -104,3 +104,63 @@ def test_versions_are_ints_and_copies_keep_the_source(
             (copy.name, copy.version, copy.source, copy.tags, [type(v.version) for v in latest])
         )
     assert seen[0] == seen[1] == ("m-copy", 1, "models:/m/1", {"k": "v"}, [int])
+
+
+BAD_CALLS: dict[str, Callable[[Any], Any]] = {
+    "order versions by run_id": lambda c: c.search_model_versions(order_by=["run_id"]),
+    "order models by creation": lambda c: c.search_registered_models(
+        order_by=["creation_timestamp"]
+    ),
+    "filter models by run_id": lambda c: c.search_registered_models("run_id = 'x'"),
+    "tag comparator": lambda c: c.search_registered_models("tags.x > 'x'"),
+    "unknown version field": lambda c: c.search_model_versions("foo = 'x'"),
+    "unknown order key": lambda c: c.search_model_versions(order_by=["foo"]),
+    "duplicate order key": lambda c: c.search_model_versions(order_by=["name", "name DESC"]),
+    "version zero": lambda c: c.get_model_version("m", "0"),
+    "version not a number": lambda c: c.get_model_version("m", "x"),
+    "empty tag key": lambda c: c.set_model_version_tag("m", "1", "", "v"),
+    "long tag key": lambda c: c.set_registered_model_tag("m", "k" * 300, "v"),
+    "empty model name": lambda c: c.create_registered_model(""),
+    "slash in name": lambda c: c.create_registered_model("a/b"),
+    "empty new name": lambda c: c.rename_registered_model("m", ""),
+    "reserved alias": lambda c: c.set_registered_model_alias("m", "v1", "1"),
+    "alias to a missing version": lambda c: c.set_registered_model_alias("m", "a", "9"),
+    "unknown stage": lambda c: c.transition_model_version_stage("m", "1", "bogus"),
+    "prompt as a model": lambda c: c.create_registered_model(
+        "p", tags={"mlflow.prompt.is_prompt": "true"}
+    ),
+    "missing model": lambda c: c.update_registered_model("nope", "d"),
+    "missing version": lambda c: c.delete_model_version("m", "9"),
+}
+
+
+def test_refusals_match_mlflows_code_and_words(clients: tuple[Any, Any], model_dir: Path) -> None:
+    for c in clients:
+        c.create_registered_model("m")
+        c.create_model_version("m", str(model_dir))
+    differ = {}
+    for what, call in BAD_CALLS.items():
+        sql, gitreg = both(clients, call)
+        assert sql[0] != "ok", (what, sql)
+        if gitreg != sql:
+            differ[what] = (sql, gitreg)
+    assert differ == {}
+
+
+def test_prompts_are_kept_apart(clients: tuple[Any, Any], model_dir: Path) -> None:
+    seen = []
+    for c in clients:
+        c.create_registered_model("m")
+        c.create_model_version("m", str(model_dir))
+        c.register_prompt("greet", "Hello {{name}}", commit_message="first")
+        prompt = c.load_prompt("prompts:/greet/1")
+        seen.append(
+            (
+                [m.name for m in c.search_registered_models()],
+                [(v.name, v.version) for v in c.search_model_versions()],
+                [p.name for p in c.search_prompts()],
+                prompt.template,
+                prompt.format(name="Ana"),
+            )
+        )
+    assert seen[0] == seen[1] == (["m"], [("m", 1)], ["greet"], "Hello {{name}}", "Hello Ana")

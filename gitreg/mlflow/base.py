@@ -75,8 +75,11 @@ class StoreBase(AbstractStore):
 
     def _version(self, reg: Registry, name: str, version: Any) -> ModelVersion:
         self._model(reg, name)
+        number = version_number(version)
+        if number < 1:  # gitreg refuses such a number; MLflow's store just finds nothing
+            raise version_missing(name, version)
         try:
-            return reg.get_version(name, version_number(version))
+            return reg.get_version(name, number)
         except NotFound:
             raise version_missing(name, version) from None
 

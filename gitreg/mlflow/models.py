@@ -20,9 +20,17 @@ from mlflow.store.model_registry import (
     SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD,
 )
 from mlflow.utils.search_utils import SearchUtils
-from mlflow.utils.validation import _validate_model_alias_name, _validate_model_alias_name_reserved
+from mlflow.utils.validation import (
+    _validate_model_alias_name,
+    _validate_model_alias_name_reserved,
+    _validate_model_name,
+    _validate_model_renaming,
+    _validate_registered_model_tag,
+    _validate_tag_name,
+)
 
 from gitreg.errors import AlreadyExists
+from gitreg.mlflow import searching
 from gitreg.mlflow.base import StoreBase
 from gitreg.mlflow.mapping import (
     aliases_of,
@@ -44,6 +52,9 @@ class ModelMethods(StoreBase):
         description: str | None = None,
         deployment_job_id: Any = None,
     ) -> MlflowModel:
+        _validate_model_name(name)
+        for t in tags or []:
+            _validate_registered_model_tag(t.key, t.value)
         tag_map = {t.key: t.value for t in tags or []}
         with self._writing() as reg:
             try:
@@ -63,9 +74,7 @@ class ModelMethods(StoreBase):
             return self._model_entity(reg, reg.get_model(name))
 
     def rename_registered_model(self, name: str, new_name: str) -> MlflowModel:
-        if not new_name or not str(new_name).strip():
-            raise MlflowException("Missing value for required parameter 'new_name'.",
-                                  INVALID_PARAMETER_VALUE)  # fmt: skip
+        _validate_model_renaming(new_name)
         with self._writing() as reg:
             self._model(reg, name)
             try:
@@ -89,9 +98,13 @@ class ModelMethods(StoreBase):
         page_token: Any = None,
     ) -> PagedList[MlflowModel]:
         check_max(max_results, SEARCH_REGISTERED_MODEL_MAX_RESULTS_THRESHOLD)
+        prompts = searching.check_filter("models", filter_string)
+        searching.check_order("models", order_by)
         reg = self._reg()
         with mlflow_errors():
-            found = reg.search_models(filter_string or "", order_by or ["name ASC"])
+            order = searching.with_tiebreak("models", order_by)
+            found = reg.search_models(filter_string or "", order)
+            found = searching.without_prompts(found, lambda m: m.tags, prompts)
             page, token = SearchUtils.paginate(found, page_token, max_results)
             return PagedList([self._model_entity(reg, m) for m in page], token)
 
@@ -110,12 +123,16 @@ class ModelMethods(StoreBase):
             return [version_entity(mv, aliases_of(model, mv.version)) for mv in latest]
 
     def set_registered_model_tag(self, name: str, tag: RegisteredModelTag) -> None:
+        _validate_model_name(name)
+        _validate_registered_model_tag(tag.key, tag.value)
         with self._writing() as reg:
             model = self._model(reg, name)
             if model.tags.get(tag.key) != tag.value:
                 reg.set_tag(name, tag.key, tag.value)
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
+        _validate_model_name(name)
+        _validate_tag_name(key)
         with self._writing() as reg:
             if key in self._model(reg, name).tags:
                 reg.delete_tag(name, key)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,16 +28,24 @@ from mlflow.store.model_registry import (
 )
 from mlflow.tracking.client import MlflowClient
 from mlflow.utils.search_utils import SearchUtils
+from mlflow.utils.validation import (
+    _validate_model_name,
+    _validate_model_version_tag,
+    _validate_tag_name,
+)
 
 from gitreg import store
+from gitreg.mlflow import searching
 from gitreg.mlflow.base import StoreBase
 from gitreg.mlflow.mapping import (
     aliases_of,
     check_max,
     mlflow_errors,
     version_entity,
+    version_number,
 )
 from gitreg.mlflow.runs import RunFacts, run_facts
+from gitreg.mlflow.searching import prompt_template
 
 
 class _Located(NamedTuple):
@@ -61,18 +71,26 @@ class VersionMethods(StoreBase):
         local_model_path: str | None = None,
         model_id: str | None = None,
     ) -> MlflowVersion:
-        found = self._locate(source, run_id, model_id)
-        facts = found.facts
-        lineage = {**facts.lineage, "source": source, "run_id": found.run_id or "",
+        _validate_model_name(name)
+        for t in tags or []:
+            _validate_model_version_tag(t.key, t.value)
+        tag_map = {t.key: t.value for t in tags or []}
+        template = prompt_template(source, tag_map)
+        found = self._locate(source, run_id, model_id) if template is None else None
+        facts = found.facts if found is not None else RunFacts()
+        lineage = {**facts.lineage, "source": source, "run_id": (found and found.run_id) or "",
                    "run_link": run_link or "", "model_id": model_id or ""}  # fmt: skip
-        with self._writing() as reg:
+        with self._writing() as reg, contextlib.ExitStack() as stack:
             self._model(reg, name)
+            if found is None:  # a prompt: its template is the registered bytes
+                folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+                (folder / "template.txt").write_text(str(template), encoding="utf-8")
             mv = reg.register(
                 name,
-                found.location,
+                found.location if found is not None else folder / "template.txt",
                 metrics=facts.metrics,
                 params=facts.params,
-                tags={t.key: t.value for t in tags or []},
+                tags=tag_map,
                 description=description or "",
                 lineage=lineage,
             )
@@ -134,6 +152,13 @@ class VersionMethods(StoreBase):
         self, name: str, version: Any, stage: str, archive_existing_versions: bool
     ) -> MlflowVersion:
         with self._writing() as reg:
+            stages = reg.config.stages
+            if not any(str(stage).lower() == s.lower() for s in stages):
+                raise MlflowException(
+                    f"Invalid Model Version stage: {stage}. "
+                    f"Value must be one of {', '.join(stages)}.",
+                    INVALID_PARAMETER_VALUE,
+                )
             target = reg.config.canonical_stage(stage)
             if archive_existing_versions and target not in DEFAULT_STAGES_FOR_GET_LATEST_VERSIONS:
                 raise MlflowException(
@@ -197,22 +222,31 @@ class VersionMethods(StoreBase):
                 INVALID_PARAMETER_VALUE,
             )
         check_max(max_results, SEARCH_MODEL_VERSION_MAX_RESULTS_THRESHOLD)
+        prompts = searching.check_filter("versions", filter_string)
+        searching.check_order("versions", order_by)
         reg = self._reg()
-        order = order_by or ["last_updated_timestamp DESC", "name ASC", "version_number DESC"]
+        order = searching.with_tiebreak("versions", order_by)
         with mlflow_errors():
             found = reg.search_versions(filter_string or "", order)
+            found = searching.without_prompts(found, lambda v: v.tags, prompts)
             page, token = SearchUtils.paginate(found, page_token, max_results)
             models = {mv.name: reg.get_model(mv.name) for mv in page}
             entities = [version_entity(mv, aliases_of(models[mv.name], mv.version)) for mv in page]
             return PagedList(entities, token)
 
     def set_model_version_tag(self, name: str, version: Any, tag: ModelVersionTag) -> None:
+        _validate_model_name(name)
+        version_number(version)
+        _validate_model_version_tag(tag.key, tag.value)
         with self._writing() as reg:
             mv = self._version(reg, name, version)
             if mv.tags.get(tag.key) != tag.value:
                 reg.set_tag(name, tag.key, tag.value, version=mv.version)
 
     def delete_model_version_tag(self, name: str, version: Any, key: str) -> None:
+        _validate_model_name(name)
+        version_number(version)
+        _validate_tag_name(key)
         with self._writing() as reg:
             mv = self._version(reg, name, version)
             if key in mv.tags:
