@@ -7,6 +7,10 @@ with the secret from the environment variable the hook names (never from the
 repository). Connection errors, timeouts, 5xx and 429 are retried with exponential
 back-off, a bounded number of times; once a delivery to a hook finally fails, that hook
 gets no later events in this run, so a receiver never sees them out of order.
+
+A hook with ``format: mlflow`` (or every hook, with ``notify(fmt="mlflow")``) gets MLflow's
+body, headers and signature instead (``mlflow_format``); a hook with ``status: disabled``
+gets nothing.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from urllib.parse import urlsplit
 
 from gitreg.config import Config
 from gitreg.errors import GitregError, UsageError
+from gitreg.trail import mlflow_format
 from gitreg.trail.changes import Change
 
 USER_AGENT = "gitreg-webhooks/1"
+FORMATS = ("gitreg", "mlflow")
 
 
 class WebhookError(GitregError):
@@ -38,6 +44,7 @@ class Hook:
     url: str
     events: tuple[str, ...]  # patterns (fnmatch); empty means every event
     secret_env: str | None
+    format: str = "gitreg"  # gitreg | mlflow
 
     def wants(self, event_type: str) -> bool:
         return not self.events or any(fnmatch.fnmatchcase(event_type, p) for p in self.events)
@@ -65,7 +72,14 @@ def hooks(config: Config) -> list[Hook]:
         if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
             raise UsageError(f"gitreg.yaml webhooks[{i}]: events must be a list of event types")
         secret_env = raw.get("secret_env")
-        out.append(Hook(url=url, events=tuple(events), secret_env=secret_env))
+        if str(raw.get("status", "active")).lower() == "disabled":
+            continue
+        fmt = raw.get("format", "gitreg")
+        if fmt not in FORMATS:
+            raise UsageError(
+                f"gitreg.yaml webhooks[{i}]: format must be one of {', '.join(FORMATS)}"
+            )
+        out.append(Hook(url=url, events=tuple(events), secret_env=secret_env, format=fmt))
     return out
 
 
@@ -88,9 +102,11 @@ def notify(
     backoff: float = 1.0,
     dry_run: bool = False,
     on_delivery: Callable[[Delivery], None] | None = None,
+    fmt: str | None = None,
 ) -> list[Delivery]:
     """Deliver ``events`` to every configured hook that wants them; the result lists each
-    delivery. Every secret is looked up before anything is sent."""
+    delivery. Every secret is looked up before anything is sent. ``fmt`` (gitreg or
+    mlflow) overrides each hook's own ``format``."""
     env = os.environ if env is None else env
     targets = hooks(config)
     secrets: dict[str, str | None] = {}
@@ -112,7 +128,10 @@ def notify(
             elif broken:
                 d = Delivery(hook.url, event, "skipped", detail="an earlier delivery failed")
             else:
-                d = _deliver(hook.url, event, secrets.get(hook.url), timeout, attempts, backoff)
+                how = fmt or hook.format
+                d = _deliver(
+                    hook.url, event, secrets.get(hook.url), timeout, attempts, backoff, how
+                )
                 broken = d.status == "failed"
             out.append(d)
             if on_delivery:
@@ -121,8 +140,9 @@ def notify(
 
 
 def _deliver(
-    url: str, event: Change, secret: str | None, timeout: float, attempts: int, backoff: float
-) -> Delivery:
+    url: str, event: Change, secret: str | None, timeout: float, attempts: int, backoff: float,
+    fmt: str = "gitreg",
+) -> Delivery:  # fmt: skip
     import urllib.error
     import urllib.request
 
@@ -135,6 +155,9 @@ def _deliver(
     }
     if secret is not None:
         headers["X-Gitreg-Signature"] = sign(body, secret)
+    if fmt == "mlflow":
+        body, headers = mlflow_format.request(event, secret)
+        headers["User-Agent"] = USER_AGENT
     opener = _opener()
     detail = ""
     for attempt in range(1, max(1, attempts) + 1):
