@@ -292,6 +292,18 @@ class Registry(RegistryView):
             files[model_path(name)] = dump_record(model.evolve(aliases=aliases).to_dict(), "model")
         self._commit(f"delete {name} v{mv.version}", files)
 
+    @lock.locked
+    def write_config(self, text: str, message: str) -> None:
+        """Commit a new gitreg.yaml, refused unless it passes the schema (one commit).
+        The policy is governed: ``gitreg audit`` reports this commit unless it arrives
+        through a pull request."""
+        from gitreg.files import yamlio
+
+        self._writable()
+        raw = text.encode()
+        schema.validate(yamlio.load(raw, CONFIG), "config")
+        self._commit(message, {CONFIG: raw})
+
     # --- write helpers ----------------------------------------------------------------
 
     def _writable(self) -> None:
