@@ -167,3 +167,51 @@ def test_run_facts_keep_only_what_gitreg_can_store(tmp_path: Path, seed_env: Pat
     assert facts.lineage["withheld_params"] == "aws_key"
     assert facts.lineage["data_version"] == f"cards@{data.digest}"
     assert run_facts(client, "no-such-run") == type(facts)()
+
+
+def test_webhooks_hear_the_seeds_registrations_and_transitions(
+    tmp_path: Path, seed_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import mlflow
+    from test_webhooks import SECRET, Receiver
+    from test_webhooks_mlflow import check_mlflow_signature, lower
+
+    for var in ("http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    monkeypatch.setenv("MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS", "true")  # the receiver: 127.0.0.1
+    monkeypatch.setenv("MLFLOW_WEBHOOK_ALLOWED_SCHEMES", "http,https")
+    receiver = Receiver()
+    try:
+        client = mlflow.MlflowClient()
+        client.create_webhook(
+            name="deploy", url=receiver.url, secret="env:HOOK_SECRET",
+            events=["model_version.created", "model_version_alias.created"],
+        )  # fmt: skip
+        cfg = seed_env / "gitreg.yaml"  # MLflow has no transition event: gitreg.yaml adds it
+        cfg.write_text(cfg.read_text().replace(
+            "  - model_version_alias.created\n",
+            "  - model_version_alias.created\n  - model_version.stage_transitioned\n",
+        ))  # fmt: skip
+        git(seed_env, "commit", "-qam", "deploy hook: transitions too")
+        git(seed_env, "push", "-q", "origin", "main")
+        before = git(seed_env, "rev-parse", "HEAD").strip()
+        train_and_log(tmp_path, auc=0.91)
+        client.transition_model_version_stage("fraud-detector", 1, "Staging")
+        client.set_registered_model_alias("fraud-detector", "champion", 1)
+        result = CliRunner().invoke(cli, ["--repo", str(seed_env), "notify", "--from", before])
+        assert result.exit_code == 0, result.output
+        sent = []
+        for headers, body, _ in receiver.requests:
+            check_mlflow_signature(lower(headers), body)
+            sent.append(json.loads(body))
+    finally:
+        receiver.close()
+    assert [(s["entity"], s["action"], s["data"]["version"]) for s in sent] == [
+        ("model_version", "created", "1"),
+        ("model_version", "stage_transitioned", "1"),
+        ("model_version_alias", "created", "1"),
+    ]
+    assert sent[1]["data"]["to_stage"] == "Staging"
