@@ -71,6 +71,7 @@ def test_fresh_copy_caches_file_stores_and_serves_without_them(tmp_path: Path, c
     ref = store.upload(model, (tmp_path / "store").as_uri(), "m")
     first = store.fresh_copy(ref)
     assert first.name == "model" and (first / "MLmodel").read_text() == "flavors: {}\n"
+    assert first.parent.parent == cache / "loads", "copies live in the cache, not in /tmp"
     (first / "registered_model_meta").write_text("model_name: m\n")  # the reader's own copy
     (tmp_path / "store").rename(tmp_path / "gone")
     second = store.fresh_copy(ref)

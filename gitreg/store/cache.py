@@ -12,7 +12,9 @@ is safe.
 
 ``fresh_copy`` hands a reader that writes beside the bytes (MLflow writes
 ``registered_model_meta`` into every model folder it loads) a verified copy of its own, in
-a new temporary folder: the registered bytes and the cache entry are never written.
+a new folder under ``<cache>/loads/``: the registered bytes and the cache entry are never
+written. Copies are not removed (a loaded model may still read them); deleting ``loads/``
+while no process uses a copy is safe.
 """
 
 from __future__ import annotations
@@ -87,14 +89,16 @@ def fresh_copy(
     root: Path | None = None,
 ) -> Path:
     """A new verified copy of ``ref``'s bytes, filled through the cache (``file://``
-    stores too, so it works once the store is gone), in a new folder under the system's
-    temporary folder; the copy keeps the artifact's base name. The caller owns it."""
+    stores too, so it works once the store is gone), in a new folder under the cache's
+    ``loads/``; the copy keeps the artifact's base name. The caller owns it."""
     _check_ref(ref)
     name = urllib.parse.unquote(urllib.parse.urlparse(ref.uri).path.rstrip("/").rsplit("/", 1)[-1])
     if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
         name = "artifact"
-    with _errors("a temporary folder"):
-        where = Path(tempfile.mkdtemp(prefix="gitreg-copy-"))
+    loads = (root or cache_dir()) / "loads"
+    with _errors(str(loads)):
+        loads.mkdir(parents=True, exist_ok=True)
+        where = Path(tempfile.mkdtemp(prefix="copy-", dir=loads))
     dest = where / name
     try:
         cached_download(ref, dest, storage_options, root=root, local_too=True)
