@@ -22,5 +22,6 @@ def parse(text: str, *, end_of_day: bool) -> datetime:
 
 
 def now() -> str:
-    """The current time as gitreg records it: RFC 3339, UTC, whole seconds."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current time as gitreg records it: RFC 3339 UTC with milliseconds, so versions
+    made a few ms apart keep their order (as MLflow's store does)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

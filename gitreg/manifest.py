@@ -123,9 +123,10 @@ class ModelVersion:
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     lineage: dict[str, str] = field(default_factory=dict)
+    updated_at: str = ""  # the last change of stage, description or tags; "" = never
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "name": self.name,
             "version": self.version,
             "stage": self.stage,
@@ -138,6 +139,9 @@ class ModelVersion:
             "created_at": self.created_at,
             "created_by": self.created_by,
         }
+        if self.updated_at:  # absent until the first change: old files keep their bytes
+            d["updated_at"] = self.updated_at
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelVersion:
@@ -158,6 +162,7 @@ class ModelVersion:
                 "metrics": (float,),
                 "params": _STRS,
                 "lineage": _STRS,
+                "updated_at": str,
             },
         )
         return cls(
@@ -172,6 +177,7 @@ class ModelVersion:
             metrics=dict(d.get("metrics") or {}),
             params=dict(d.get("params") or {}),
             lineage=dict(d.get("lineage") or {}),
+            updated_at=d.get("updated_at", ""),
         )
 
     @classmethod
@@ -192,6 +198,7 @@ class ModelVersion:
             metrics=d["metrics"],
             params=d["params"],
             lineage=d["lineage"],
+            updated_at=d.get("updated_at", ""),
         )
 
     def evolve(self, **changes: Any) -> ModelVersion:
@@ -211,9 +218,10 @@ class RegisteredModel:
     aliases: dict[str, int] = field(default_factory=dict)
     last_version: int = 0
     former_names: tuple[str, ...] = ()  # oldest first; kept by rename
+    updated_at: str = ""  # the last change of description or tags; "" = never
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "name": self.name,
             "description": self.description,
             "tags": dict(sorted(self.tags.items())),
@@ -223,6 +231,9 @@ class RegisteredModel:
             "created_by": self.created_by,
             **({"former_names": list(self.former_names)} if self.former_names else {}),
         }
+        if self.updated_at:
+            d["updated_at"] = self.updated_at
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RegisteredModel:
@@ -236,6 +247,7 @@ class RegisteredModel:
                 "aliases": (int,),
                 "last_version": int,
                 "former_names": list,
+                "updated_at": str,
             },
         )
         return cls(
@@ -247,6 +259,7 @@ class RegisteredModel:
             aliases=dict(d.get("aliases") or {}),
             last_version=d.get("last_version", 0),
             former_names=tuple(d.get("former_names") or ()),
+            updated_at=d.get("updated_at", ""),
         )
 
     @classmethod

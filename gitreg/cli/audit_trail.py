@@ -117,6 +117,12 @@ def events(ctx: click.Context, from_ref: str, to_ref: str, as_json: bool) -> Non
     "--attempts", default=3, show_default=True, type=click.IntRange(1, 10), help="Tries per event."
 )
 @click.option("--backoff", default=1.0, show_default=True, help="Seconds before the first retry.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["gitreg", "mlflow"]),
+    help="Send every hook this body and signature (default: each hook's own format: key).",
+)
 @click.pass_context
 def notify(
     ctx: click.Context,
@@ -126,17 +132,23 @@ def notify(
     timeout: float,
     attempts: int,
     backoff: float,
+    fmt: str | None,
 ) -> None:
     """Deliver the events between two commits to the webhooks in gitreg.yaml.
 
     Each event is one signed JSON POST (X-Gitreg-Signature: sha256=HMAC of the body,
     keyed with the secret from the hook's secret_env variable; with token_env, also
-    Authorization: Bearer). A hook's events, stages and models narrow what it gets.
-    Exits 1 if a delivery finally failed after its retries.
+    Authorization: Bearer). A hook's events, stages and models narrow what it gets. With
+    --format mlflow (or a
+    hook's format: mlflow) each POST is what MLflow's webhooks send: {entity, action,
+    timestamp, data} with X-MLflow-Delivery-Id, X-MLflow-Timestamp and X-MLflow-Signature
+    (v1,<base64 HMAC-SHA256 of "delivery_id.timestamp.body">), so receivers written for
+    MLflow work unchanged. Exits 1 if a delivery finally failed after its retries.
 
     \b
     Example:
       GITREG_WEBHOOK_SECRET=... gitreg notify --from "$BEFORE" --to "$AFTER"
+      gitreg notify --from "$BEFORE" --format mlflow
     """
     # HTTP delivery only for notify
     from gitreg.trail.webhooks import Delivery, WebhookError, notify  # noqa: PLC0415
@@ -163,6 +175,7 @@ def notify(
         backoff=backoff,
         dry_run=dry_run,
         on_delivery=show,
+        fmt=fmt,
     )
     failed = [d for d in done if d.status in ("failed", "skipped")]
     if failed:

@@ -84,12 +84,11 @@ def version_number(version: Any) -> int:
 
 
 def version_entity(mv: ModelVersion, aliases: Sequence[str] = ()) -> MlflowVersion:
-    ts = millis(mv.created_at)
     return MlflowVersion(
         name=mv.name,
         version=mv.version,  # type: ignore[arg-type]  # an int, as MLflow's SQL store gives it
-        creation_timestamp=ts,
-        last_updated_timestamp=ts,
+        creation_timestamp=millis(mv.created_at),
+        last_updated_timestamp=millis(mv.updated_at or mv.created_at),
         description=mv.description or None,
         user_id=mv.created_by,
         current_stage=mv.stage,

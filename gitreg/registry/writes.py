@@ -171,6 +171,7 @@ class Registry(Governed, RegistryView):
         changed, subject = plan.stage_change(
             self, mv, stage, archive_existing=archive_existing, note=message
         )
+        changed = [v.evolve(updated_at=dates.now()) for v in changed]
         self.committer.commit(subject, version_files(changed))
         return changed[0]
 
@@ -280,6 +281,18 @@ class Registry(Governed, RegistryView):
             files[model_path(name)] = dump_record(model.evolve(aliases=aliases).to_dict(), "model")
         self.committer.commit(f"delete {name} v{mv.version}", files)
 
+    @lock.locked
+    def write_config(self, text: str, message: str) -> None:
+        """Commit a new gitreg.yaml, refused unless it passes the schema (one commit).
+        The policy is governed: ``gitreg audit`` reports this commit unless it arrives
+        through a pull request."""
+        from gitreg.files import yamlio  # noqa: PLC0415 (only policy writes parse it here)
+
+        self._writable()
+        raw = text.encode()
+        schema.validate(yamlio.load(raw, CONFIG), "config")
+        self.committer.commit(message, {CONFIG: raw})
+
     # --- write helpers ----------------------------------------------------------------
 
     @lock.locked
@@ -381,6 +394,7 @@ class Registry(Governed, RegistryView):
         **changes: Any,
     ) -> None:
         """Change the tags or description of a model, or of one of its versions."""
+        changes["updated_at"] = dates.now()
         if version is None:
             model = self.get_model(name)
             if tags:

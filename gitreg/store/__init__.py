@@ -29,7 +29,7 @@ files: pin, fetch, verify), ``gc`` (unreferenced objects in the store), ``transf
 (streaming, threads, error mapping). Import names from here.
 """
 
-from gitreg.store.cache import cache_entry, cached_download
+from gitreg.store.cache import cache_entry, cached_download, fresh_copy
 from gitreg.store.cache_root import cache_dir, cache_max, parse_size
 from gitreg.store.integrity import RETRY_DELAYS, Verification, download, verify, verify_detail
 from gitreg.store.locations import SCHEMES, check_options, check_uri, redact
@@ -53,6 +53,7 @@ __all__ = [
     "describe",
     "describe_local",
     "download",
+    "fresh_copy",
     "listing_digest",
     "parse_size",
     "redact",

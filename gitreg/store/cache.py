@@ -13,6 +13,12 @@ Each use stamps the entry folder's mtime, so ``GITREG_CACHE_MAX`` (bytes, or ``5
 ``10G`` ...) evicts the least recently used entries first once a download is done; an entry
 larger than the bound serves its download and is then evicted. ``entries`` and ``prune``
 (in ``gitreg.store.cache_admin``) list and trim it. Deleting the folder is always safe.
+
+``fresh_copy`` hands a reader that writes beside the bytes (MLflow writes
+``registered_model_meta`` into every model folder it loads) a verified copy of its own, in
+a new folder under ``<cache>/loads/``: the registered bytes and the cache entry are never
+written. Copies are not removed (a loaded model may still read them); deleting ``loads/``
+while no process uses a copy is safe.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import contextlib
 import dataclasses
 import os
 import shutil
+import tempfile
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -84,6 +92,32 @@ def _present(entry: Path) -> bool:
         drop(folder, folder.parent.parent)
         return False
     return os.path.lexists(entry)
+
+
+def fresh_copy(
+    ref: ArtifactRef,
+    storage_options: Mapping[str, Any] | None = None,
+    *,
+    root: Path | None = None,
+) -> Path:
+    """A new verified copy of ``ref``'s bytes, filled through the cache (``file://``
+    stores too, so it works once the store is gone), in a new folder under the cache's
+    ``loads/``; the copy keeps the artifact's base name. The caller owns it."""
+    _check_ref(ref)
+    name = urllib.parse.unquote(urllib.parse.urlparse(ref.uri).path.rstrip("/").rsplit("/", 1)[-1])
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+        name = "artifact"
+    loads = (root or cache_dir()) / "loads"
+    with _errors(str(loads)):
+        loads.mkdir(parents=True, exist_ok=True)
+        where = Path(tempfile.mkdtemp(prefix="copy-", dir=loads))
+    dest = where / name
+    try:
+        cached_download(ref, dest, storage_options, root=root)
+    except BaseException:
+        shutil.rmtree(where, ignore_errors=True)
+        raise
+    return dest
 
 
 def _fill(

@@ -122,9 +122,20 @@ def _upload_local(job: _Job, root: Path) -> ArtifactRef:
         except OSError as e:  # someone else published first
             if not stored():
                 raise differs from e
+        else:
+            if job.ref.is_dir:
+                _seal(final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return job.ref
+
+
+def _seal(folder: Path) -> None:
+    """Make a published folder read-only, sub-folders first (files already are): nothing
+    that reads a model in place (MLflow writes ``registered_model_meta``) can add to it."""
+    with _errors(str(folder)):
+        for dirpath, _dirs, _files in os.walk(folder, topdown=False):
+            os.chmod(dirpath, 0o555)
 
 
 def _upload_fs(job: _Job, store: str, storage_options: Mapping[str, Any] | None) -> ArtifactRef:

@@ -61,7 +61,8 @@ EVENT_TYPES = (
 
 # Fields a version may change after registration, each with its own event; any other
 # difference is reported as one model_version.updated listing the fields.
-_VERSION_OWN = {"stage", "tags", "description", "name", "version"}
+# (updated_at moves with each of those changes: it is no change of its own)
+_VERSION_OWN = {"stage", "tags", "description", "name", "version", "updated_at"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -211,6 +212,12 @@ def _map(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _given_source(version: Mapping[str, Any]) -> dict[str, Any]:
+    """The source the user named (MLflow's ``source``), where it differs from the URI."""
+    given = _map(version.get("lineage")).get("source")
+    return {"given_source": given} if given else {}
+
+
 def _model_facts(name: str, old: _Side, new: _Side, *, created: bool) -> list[Fact]:
     facts: list[Fact] = []
     if created:
@@ -334,6 +341,7 @@ def _version_facts(
                     "stage": stage,
                     "source": _map(new.get("artifact")).get("uri"),
                     "run_id": _map(new.get("lineage")).get("run_id"),
+                    **_given_source(new),
                 },
             )
         ]

@@ -12,6 +12,10 @@ one of those stages, only models whose name matches one of those patterns.
 Connection errors, timeouts, 5xx and 429 are retried with exponential back-off, a
 bounded number of times; once a delivery to a hook finally fails, that hook gets no
 later events in this run, so a receiver never sees them out of order.
+
+A hook with ``format: mlflow`` (or every hook, with ``notify(fmt="mlflow")``) gets MLflow's
+body, headers and signature instead (``mlflow_format``); a hook with ``status: disabled``
+gets nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from urllib.parse import urlsplit
 
 from gitreg.config import Config
 from gitreg.errors import GitregError, UsageError
+from gitreg.trail import mlflow_format
 from gitreg.trail.changes import Change
 
 USER_AGENT = "gitreg-webhooks/1"
@@ -46,6 +51,7 @@ class Hook:
     stages: tuple[str, ...] = ()  # target stages (to_stage); empty means no stage filter
     models: tuple[str, ...] = ()  # model name patterns (fnmatch); empty means every model
     token_env: str | None = None  # the variable holding the bearer token
+    format: str = "gitreg"  # gitreg | mlflow
 
     def wants(self, event_type: str) -> bool:
         return not self.events or any(fnmatch.fnmatchcase(event_type, p) for p in self.events)
@@ -105,6 +111,11 @@ def hooks(config: Config) -> list[Hook]:
                 raise UsageError(
                     f"{where}: stage {stage!r} is not one of {', '.join(config.stages)}"
                 )
+        if str(raw.get("status", "active")).lower() == "disabled":
+            continue
+        fmt = raw.get("format", "gitreg")
+        if fmt not in FORMATS:
+            raise UsageError(f"{where}: format must be one of {', '.join(FORMATS)}")
         token_env = raw.get("token_env")
         host = urlsplit(url).hostname or ""
         if token_env and urlsplit(url).scheme != "https" and host not in _LOOPBACK:
@@ -117,12 +128,14 @@ def hooks(config: Config) -> list[Hook]:
                 stages=stages,
                 models=models,
                 token_env=token_env,
+                format=fmt,
             )
         )
     return out
 
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
+FORMATS = ("gitreg", "mlflow")
 
 
 def _strings(raw: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
@@ -151,9 +164,11 @@ def notify(  # noqa: PLR0913 (keyword-only delivery settings)
     backoff: float = 1.0,
     dry_run: bool = False,
     on_delivery: Callable[[Delivery], None] | None = None,
+    fmt: str | None = None,
 ) -> list[Delivery]:
     """Deliver ``events`` to every configured hook that wants them; the result lists each
-    delivery. Every secret is looked up before anything is sent."""
+    delivery. Every secret is looked up before anything is sent. ``fmt`` (gitreg or
+    mlflow) overrides each hook's own ``format``."""
     env = os.environ if env is None else env
     targets = hooks(config)
     secrets: dict[str, str | None] = {}
@@ -180,14 +195,30 @@ def notify(  # noqa: PLR0913 (keyword-only delivery settings)
             elif broken:
                 d = Delivery(hook.url, event, "skipped", detail="an earlier delivery failed")
             else:
-                body = body_of(event)
-                auth = auth_headers(body, secrets.get(hook.url), tokens.get(hook.url))
-                d = _deliver(hook.url, event, body, auth, timeout, attempts, backoff)
+                body, headers = request_of(
+                    event, fmt or hook.format, secrets.get(hook.url), tokens.get(hook.url)
+                )
+                d = _deliver(hook.url, event, body, headers, timeout, attempts, backoff)
                 broken = d.status == "failed"
             out.append(d)
             if on_delivery:
                 on_delivery(d)
     return out
+
+
+def request_of(
+    event: Change, fmt: str, secret: str | None, token: str | None
+) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one delivery in ``fmt``: gitreg's (``X-Gitreg-*``, signed
+    with ``sha256=`` HMAC) or MLflow's (``mlflow_format``); either with the bearer token."""
+    if fmt == "mlflow":
+        body, headers = mlflow_format.request(event, secret)
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        return body, headers
+    body = body_of(event)
+    headers = {"X-Gitreg-Event": event.type, "X-Gitreg-Delivery": event.id}
+    return body, {**headers, **auth_headers(body, secret, token)}
 
 
 def _deliver(  # noqa: PLR0913 (keyword-only switches)
@@ -205,8 +236,6 @@ def _deliver(  # noqa: PLR0913 (keyword-only switches)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        "X-Gitreg-Event": event.type,
-        "X-Gitreg-Delivery": event.id,
         **auth,
     }
     opener = _opener()

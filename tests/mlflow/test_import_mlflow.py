@@ -94,7 +94,8 @@ def test_import_compares_field_by_field_and_reruns_import_nothing(
                       "source", "aliases", "status")  # fmt: skip
             assert {f: getattr(vb, f) for f in fields} == {f: getattr(va, f) for f in fields}
             assert vb.creation_timestamp == va.creation_timestamp // 1000 * 1000
-            assert dst.get_model_version_download_uri(name, va.version) == Path(va.source).as_uri()
+            stored = Registry(reg_path).get_version(name, int(va.version)).artifact.uri
+            assert stored == Path(va.source).as_uri()
         assert len(dst.search_model_versions(f"name = '{name}'")) == len(src_versions)
     mv = Registry(reg_path).get_version("fraud", 4)
     assert mv.artifact.digest.startswith("sha256:") and mv.artifact.size > 256

@@ -111,6 +111,8 @@ def test_tags_description_uri_prefix() -> None:
     assert not one({"lineage": "data_version"}, lineage_only).ok, "a list, or it fails"
     missing = one({"tags": ["data_version", "owner", "empty"]}, mv)
     assert str(missing) == "gate tags data_version, owner, empty: missing tag owner, empty"
+    from_run = version(lineage={"data_version": "2026-10", "source_commit": "1a2b"})
+    assert one({"lineage": ["data_version", "source_commit"]}, from_run).ok
     assert one({"description": "required"}, mv).ok
     assert not one({"description": "required"}, version(description="  \n")).ok
     assert one({"uri_prefix": ["s3://acme/"]}, mv).ok

@@ -89,6 +89,9 @@ class Store:
     def write(self, rel: str, data: bytes) -> None:
         if self.kind == "file":
             p = self.root / rel
+            for parent in p.relative_to(self.root).parents:  # stored folders are read-only
+                if (self.root / parent).is_dir():
+                    (self.root / parent).chmod(0o755)
             p.parent.mkdir(parents=True, exist_ok=True)
             if p.exists():
                 p.chmod(0o644)

@@ -163,3 +163,19 @@ def test_cache_ls_and_prune(tmp_path: Path, cache: Path) -> None:
     )
     assert CliRunner().invoke(cli, ["cache", "prune", "--all"]).exit_code == 0
     assert cache_admin.entries() == [] and keep.exists()
+
+
+def test_fresh_copy_caches_file_stores_and_serves_without_them(tmp_path: Path, cache: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "MLmodel").write_text("flavors: {}\n")
+    (tmp_path / "store").mkdir()
+    ref = store.upload(model, (tmp_path / "store").as_uri(), "m")
+    first = store.fresh_copy(ref)
+    assert first.name == "model" and (first / "MLmodel").read_text() == "flavors: {}\n"
+    assert first.parent.parent == cache / "loads", "copies live in the cache, not in /tmp"
+    (first / "registered_model_meta").write_text("model_name: m\n")  # the reader's own copy
+    (tmp_path / "store").rename(tmp_path / "gone")
+    second = store.fresh_copy(ref)
+    assert second != first and sorted(p.name for p in second.iterdir()) == ["MLmodel"]
+    assert store.cache_entry(ref).is_dir()

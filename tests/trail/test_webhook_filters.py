@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from conftest import git
-from test_webhooks import Receiver
+from webhook_receiver import Receiver
 
 from gitreg import Registry
 from gitreg.cli import cli

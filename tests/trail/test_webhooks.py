@@ -6,15 +6,13 @@ import hashlib
 import hmac
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import git
+from webhook_receiver import SECRET, Receiver, configure
 
 from gitreg import Registry
 from gitreg.cli import cli
@@ -22,42 +20,6 @@ from gitreg.config import Config
 from gitreg.errors import UsageError
 from gitreg.registry.template import init_registry
 from gitreg.trail.webhooks import WebhookError, notify, sign
-
-SECRET = "s3cret-for-tests"
-
-
-class Receiver:
-    """A local HTTP endpoint that answers with scripted statuses (then 200) and records
-    every request it gets."""
-
-    def __init__(self, statuses: list[int] | None = None) -> None:
-        self.statuses = list(statuses or [])
-        self.requests: list[tuple[dict[str, str], bytes, int]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                receiver.requests.append((dict(self.headers), body, status))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def accepted(self) -> list[tuple[dict[str, str], bytes, int]]:
-        return [r for r in self.requests if r[2] == 200]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(autouse=True)
@@ -82,15 +44,6 @@ def reg(tmp_path: Path) -> Registry:
     art.write_bytes(b"w" * 64)
     reg.register("m", art)
     return reg
-
-
-def configure(reg: Registry, hooks: str) -> str:
-    """Add ``webhooks:`` to gitreg.yaml and commit; returns the commit before."""
-    before = git(reg.root, "rev-parse", "HEAD").strip()
-    with open(reg.root / "gitreg.yaml", "a") as f:
-        f.write(f"webhooks:\n{hooks}")
-    git(reg.root, "commit", "-qam", "webhooks")
-    return before
 
 
 def config(*hooks: dict[str, Any]) -> Config:
