@@ -69,11 +69,16 @@ def rollback(ctx: click.Context, name: str, stage: str, local: bool, as_json: bo
     show_proposal(reg.propose_rollback(name, stage, push=not local, open_pr=not local), as_json)
 
 
-def check_base(ctx: click.Context, base: str, head: str, fmt: str, verify_artifacts: bool) -> None:
+def check_base(
+    ctx: click.Context, base: str, head: str, fmt: str, verify_artifacts: bool,
+    pull_request: int | None = None,
+) -> None:  # fmt: skip
     """``gitreg check --base``: judge base...head; exit 1 on any finding."""
     from gitreg.promotion.review import check_diff  # noqa: PLC0415 (only check --base needs it)
 
-    report = check_diff(open_registry(ctx).git, base, head, verify=verify_artifacts)
+    report = check_diff(
+        open_registry(ctx).git, base, head, verify=verify_artifacts, pull_request=pull_request
+    )
     if fmt == "json":
         emit(report.to_dict())
     elif fmt == "github":
@@ -87,7 +92,12 @@ def check_base(ctx: click.Context, base: str, head: str, fmt: str, verify_artifa
                 f"{t.name} v{t.version}: {t.from_stage} -> {t.to_stage} "
                 f"({passed}/{len(t.results)} gates pass)"
             )
-        if report.ok:
+        if report.ok and not report.changed:
+            click.echo(
+                f"nothing to judge: {head} has no changes since {report.merge_base[:12]}; "
+                "name the pull request's branch with --head"
+            )
+        elif report.ok:
             click.echo(f"ok: {len(report.changed)} changed files since {report.merge_base[:12]}")
     if not report.ok:
         ctx.exit(1)

@@ -19,7 +19,7 @@ from gitreg.cli.app import (
     version_option,
 )
 from gitreg.cli.progress import progress, quiet_option, tree_size
-from gitreg.cli.share import apply, push_option
+from gitreg.cli.share import apply, push_option, shared_json
 
 
 @cli.command()
@@ -97,7 +97,7 @@ def register(
             progress=bar,
         ))  # fmt: skip
     if as_json:
-        emit(version_json(mv))
+        emit({**version_json(mv), **shared_json(ctx)})
     else:
         click.echo(f"Registered {mv.name} version {mv.version}{pushed}")
 
@@ -141,7 +141,7 @@ def transition(
         ctx, push, lambda r: r.transition(name, version, stage, archive_existing=archive_existing)
     )
     if as_json:
-        emit(version_json(mv))
+        emit({**version_json(mv), **shared_json(ctx)})
     else:
         click.echo(f"{name} v{mv.version}: {before} -> {mv.stage}{pushed}")
 
