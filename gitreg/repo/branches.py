@@ -80,7 +80,7 @@ def write_on_branch(
         branch = branch_name(subject, op_id)
         try:
             git.run("branch", "-f", branch, commit)  # kept locally: --wait re-applies it
-            outcome = git.push_branch(remote, commit, branch, timeout)
+            outcome = git.push_branch(remote, branch, timeout)
         finally:
             _reset(reg, tip)
         if outcome.status != "ok":
@@ -121,9 +121,10 @@ def refresh(reg: Writer, w: BranchWrite, *, timeout: float | None = None) -> Ref
             return Refresh(write=w)
         try:
             new = sync.replay(reg, w.commit, w.op_id, remote=w.remote)
-            outcome = git.push_branch(w.remote, new, w.branch, timeout, lease=w.commit)
-            if outcome.status == "ok":
-                git.run("branch", "-f", w.branch, new)
+            git.run("branch", "-f", w.branch, new)
+            outcome = git.push_branch(w.remote, w.branch, timeout, lease=w.commit)
+            if outcome.status != "ok":
+                git.run("branch", "-f", w.branch, w.commit)
         finally:
             _reset(reg, tip)
         if outcome.status != "ok":

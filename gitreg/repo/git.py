@@ -253,14 +253,14 @@ class Git:
         return self._push(remote, f"refs/heads/{branch}:refs/heads/{branch}", timeout)
 
     def push_branch(
-        self, remote: str, sha: str, branch: str, timeout: float, *, lease: str | None = None
+        self, remote: str, branch: str, timeout: float, *, lease: str | None = None
     ) -> PushOutcome:
-        """Set ``branch`` on the remote to ``sha``. Without ``lease`` only a new branch or a
+        """Push the local ``branch``. Without ``lease`` only a new branch or a
         fast-forward lands; with it (a full sha) the branch is replaced only if it still
         points there (``--force-with-lease``, a compare-and-swap: gitreg uses it only for
         the short-lived branches of its own pull requests, never the default branch)."""
         opts: dict[str, Any] = {"force_with_lease": f"refs/heads/{branch}:{lease}"} if lease else {}
-        return self._push(remote, f"{sha}:refs/heads/{branch}", timeout, **opts)
+        return self._push(remote, f"refs/heads/{branch}:refs/heads/{branch}", timeout, **opts)
 
     def _push(self, remote: str, refspec: str, timeout: float, **opts: Any) -> PushOutcome:
         import logging  # noqa: PLC0415 (only remote work configures GitPython's logger)
