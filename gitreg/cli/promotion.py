@@ -5,15 +5,18 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from gitreg.cli.app import cli, emit, json_option, open_registry
+from gitreg.cli.app import F, cli, emit, json_option, open_registry
+from gitreg.errors import UsageError
 
 if TYPE_CHECKING:
     from gitreg.promotion.propose import Proposal
     from gitreg.promotion.review import Report
+    from gitreg.registry import Registry
 
 
 def propose(
@@ -27,15 +30,50 @@ def propose(
     as_json: bool,
 ) -> None:
     """``gitreg transition`` into a stage that policy sends through a pull request."""
-    p = open_registry(ctx).propose_transition(
+    reg = open_registry(ctx)
+    p = reg.propose_transition(
         name, version, stage, ignore_gates=ignore_gates, push=not local, open_pr=not local
     )
-    show_proposal(p, as_json)
+    show_proposal(p, as_json, check_command(reg, p), ctx.meta.get("gitreg.body_file"))
 
 
-def show_proposal(p: Proposal, as_json: bool) -> None:
+def check_command(reg: Registry, p: Proposal) -> str:
+    """The check CI runs on the proposal's pull request, as a command that inspects the
+    branch from this clone (``--head`` names it: the checkout itself is untouched)."""
+    cfg = reg.config
+    if p.pushed_to:
+        base = f"{p.pushed_to}/{cfg.default_branch}"
+        return f"gitreg check --base {base} --head {p.pushed_to}/{p.branch}"
+    return f"gitreg check --base {cfg.default_branch} --head {p.branch}"
+
+
+def body_file_option(f: F) -> F:
+    """``--body-file PATH``: write the pull request's Markdown there (kept in ctx.meta)."""
+
+    def keep(ctx: click.Context, param: click.Parameter, value: object) -> None:
+        ctx.meta["gitreg.body_file"] = value
+
+    return click.option(
+        "--body-file",
+        type=click.Path(dir_okay=False, writable=True, path_type=Path),
+        expose_value=False,
+        callback=keep,
+        help="Write the pull request's body (metrics, gates, lineage) to this file.",
+    )(f)
+
+
+def show_proposal(
+    p: Proposal, as_json: bool, check: str | None = None, body_file: Path | None = None
+) -> None:
+    if body_file is not None:
+        try:
+            body_file.write_text(p.body, encoding="utf-8")
+        except OSError as e:
+            raise UsageError(
+                f"could not write the pull request body to {body_file}: {e.strerror}"
+            ) from None
     if as_json:
-        emit(p.to_dict())
+        emit({**p.to_dict(), **({"check": check} if check else {})})
         return
     for r in p.results:
         click.echo(f"  {'ok  ' if r.ok else 'FAIL'} {r}")
@@ -47,12 +85,15 @@ def show_proposal(p: Proposal, as_json: bool) -> None:
         click.echo(f"pull request: {p.url}")
     for note in p.notes:
         click.echo(note)
+    if check:
+        click.echo(f"CI runs: {check}")
 
 
 @cli.command()
 @click.argument("name")
 @click.option("--stage", default="Production", show_default=True, help="The stage to restore.")
 @click.option("--local", is_flag=True, help="Prepare the branch only: no push, no pull request.")
+@body_file_option
 @json_option
 @click.pass_context
 def rollback(ctx: click.Context, name: str, stage: str, local: bool, as_json: bool) -> None:
@@ -63,10 +104,11 @@ def rollback(ctx: click.Context, name: str, stage: str, local: bool, as_json: bo
 
     \b
     Example:
-      gitreg rollback fraud-detector
+      gitreg rollback fraud-detector --body-file pr.md
     """
     reg = open_registry(ctx)
-    show_proposal(reg.propose_rollback(name, stage, push=not local, open_pr=not local), as_json)
+    p = reg.propose_rollback(name, stage, push=not local, open_pr=not local)
+    show_proposal(p, as_json, check_command(reg, p), ctx.meta.get("gitreg.body_file"))
 
 
 def check_base(

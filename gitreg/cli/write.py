@@ -19,6 +19,7 @@ from gitreg.cli.app import (
     version_option,
 )
 from gitreg.cli.progress import progress, quiet_option, tree_size
+from gitreg.cli.promotion import body_file_option
 from gitreg.cli.share import apply, push_option, shared_json
 
 
@@ -111,6 +112,7 @@ def register(
     "--ignore-gates", is_flag=True, help="Pull-request stages: propose despite failing gates."
 )
 @click.option("--local", is_flag=True, help="Pull-request stages: make the branch; no push, no PR.")
+@body_file_option
 @push_option
 @json_option
 @click.pass_context
@@ -127,7 +129,7 @@ def transition(
     \b
     Example:
       gitreg transition fraud-detector 3 Staging
-      gitreg transition fraud-detector 3 Production
+      gitreg transition fraud-detector 3 Production --body-file pr.md
     """
     reg = open_registry(ctx)
     if reg.config.rule(name, reg.config.canonical_stage(stage)).via == "pull_request":

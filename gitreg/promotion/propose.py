@@ -42,6 +42,7 @@ class Proposal:
     pushed_to: str | None = None
     url: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    body: str = ""  # the pull request's Markdown (also when no pull request was opened)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +97,7 @@ def propose(  # noqa: PLR0913 (keyword-only switches)
     commit = commit_on_branch(git, branch, base, version_files(p.changed), message)
     notes: list[str] = []
     pushed_to = url = None
+    body = pr_body(p, branch)
     if push and has_remote:
         # the forge client loads only when a PR is opened
         from gitreg.promotion import forge  # noqa: PLC0415
@@ -108,7 +110,6 @@ def propose(  # noqa: PLR0913 (keyword-only switches)
             notes.append(f"open a pull request from {branch} into {cfg.default_branch}")
         else:
             title = p.message.splitlines()[0]
-            body = pr_body(p, branch)
             try:
                 pr = forge.open_pull_request(target, branch, cfg.default_branch, title, body, env)
                 url = pr.url
@@ -131,6 +132,7 @@ def propose(  # noqa: PLR0913 (keyword-only switches)
         pushed_to=pushed_to,
         url=url,
         notes=tuple(notes),
+        body=body,
     )
 
 
