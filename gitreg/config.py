@@ -34,6 +34,7 @@ class Rule:
     from_stages: tuple[str, ...] | None = None  # None: from any stage
     exclusive: bool = False  # the previous holder is archived in the same commit
     gates: tuple[dict[str, Any], ...] = ()
+    approvals: Approvals | None = None  # counted by `gitreg check` through the forge
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], base: Rule | None = None) -> Rule:
@@ -49,7 +50,35 @@ class Rule:
             from_stages=tuple(d["from"]) if "from" in d else base.from_stages,
             exclusive=d.get("exclusive", base.exclusive),
             gates=tuple(d["gates"]) if "gates" in d else base.gates,
+            approvals=Approvals.from_dict(d["approvals"]) if "approvals" in d else base.approvals,
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Approvals:
+    """``approvals: {min: N, from: [user, "@org/team"]}``: approvals of the pull request's
+    current head by N different allowed people, never its author."""
+
+    min: int = 1
+    allowed: tuple[str, ...] = ()  # users and @org/team (GitHub) or @group (GitLab); empty: anyone
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Approvals:
+        return cls(min=int(d.get("min", 1)), allowed=tuple(str(x) for x in d.get("from", ())))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Writes:
+    """``writes:``: how a write shared with ``--push`` reaches the default branch."""
+
+    via: str = "commit"  # commit | pull_request
+    auto_merge: bool = True  # with pull_request: ask the forge to merge once checks pass
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Writes:
+        if not isinstance(d, dict):
+            raise ValueError("writes")
+        return cls(via=str(d.get("via", "commit")), auto_merge=d.get("auto_merge", True) is True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,6 +94,7 @@ class Config:
     remote: dict[str, Any] = field(default_factory=dict)
     require_signed: bool = False  # gitreg audit: every default-branch commit must be signed
     break_glass: bool = False  # gitreg rollback --emergency may commit on the default branch
+    writes: Writes = field(default_factory=Writes)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Config:
@@ -102,6 +132,7 @@ class Config:
             remote=dict(d.get("remote") or {}),
             require_signed=d.get("require_signed") is True,
             break_glass=(d.get("break_glass") or {}).get("allowed") is True,
+            writes=Writes.from_dict(d.get("writes") or {}),
         )
 
     @property

@@ -5,15 +5,18 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from gitreg.cli.app import cli, emit, json_option, open_registry
+from gitreg.cli.app import F, cli, emit, json_option, open_registry
+from gitreg.errors import UsageError
 
 if TYPE_CHECKING:
     from gitreg.promotion.propose import Proposal
     from gitreg.promotion.report import Report
+    from gitreg.registry import Registry
 
 
 def propose(
@@ -28,7 +31,8 @@ def propose(
     message: str = "",
 ) -> None:
     """``gitreg transition`` into a stage that policy sends through a pull request."""
-    p = open_registry(ctx).propose_transition(
+    reg = open_registry(ctx)
+    p = reg.propose_transition(
         name,
         version,
         stage,
@@ -37,12 +41,46 @@ def propose(
         open_pr=not local,
         message=message,
     )
-    show_proposal(p, as_json)
+    show_proposal(p, as_json, check_command(reg, p), ctx.meta.get("gitreg.body_file"))
 
 
-def show_proposal(p: Proposal, as_json: bool) -> None:
+def check_command(reg: Registry, p: Proposal) -> str:
+    """The check CI runs on the proposal's pull request, as a command that inspects the
+    branch from this clone (``--head`` names it: the checkout itself is untouched)."""
+    cfg = reg.config
+    if p.pushed_to:
+        base = f"{p.pushed_to}/{cfg.default_branch}"
+        return f"gitreg check --base {base} --head {p.pushed_to}/{p.branch}"
+    return f"gitreg check --base {cfg.default_branch} --head {p.branch}"
+
+
+def body_file_option(f: F) -> F:
+    """``--body-file PATH``: write the pull request's Markdown there (kept in ctx.meta)."""
+
+    def keep(ctx: click.Context, param: click.Parameter, value: object) -> None:
+        ctx.meta["gitreg.body_file"] = value
+
+    return click.option(
+        "--body-file",
+        type=click.Path(dir_okay=False, writable=True, path_type=Path),
+        expose_value=False,
+        callback=keep,
+        help="Write the pull request's body (metrics, gates, lineage) to this file.",
+    )(f)
+
+
+def show_proposal(
+    p: Proposal, as_json: bool, check: str | None = None, body_file: Path | None = None
+) -> None:
+    if body_file is not None:
+        try:
+            body_file.write_text(p.body, encoding="utf-8")
+        except OSError as e:
+            raise UsageError(
+                f"could not write the pull request body to {body_file}: {e.strerror}"
+            ) from None
     if as_json:
-        emit(p.to_dict())
+        emit({**p.to_dict(), **({"check": check} if check else {})})
         return
     for r in p.results:
         click.echo(f"  {'ok  ' if r.ok else 'FAIL'} {r}")
@@ -54,6 +92,8 @@ def show_proposal(p: Proposal, as_json: bool) -> None:
         click.echo(f"pull request: {p.url}")
     for note in p.notes:
         click.echo(note)
+    if check:
+        click.echo(f"CI runs: {check}")
 
 
 @cli.command()
@@ -63,6 +103,7 @@ def show_proposal(p: Proposal, as_json: bool) -> None:
 @click.option("--local", is_flag=True, help="Prepare the branch only: no push, no pull request.")
 @click.option("--emergency", is_flag=True, help="Break-glass: commit on the default branch.")
 @click.option("--reason", default="", help="With --emergency: why (recorded in a trailer).")
+@body_file_option
 @json_option
 @click.pass_context
 def rollback(
@@ -86,6 +127,7 @@ def rollback(
       gitreg rollback fraud-detector
       gitreg rollback fraud-detector --alias champion
       gitreg rollback fraud-detector --emergency --reason "v7 is serving errors"
+      gitreg rollback fraud-detector --body-file pr.md
 
     With --emergency (gitreg.yaml: break_glass: {allowed: true}) the previous holder is
     restored straight on the default branch; gitreg audit reports it until accepted.
@@ -105,14 +147,19 @@ def rollback(
         p = reg.propose_alias_rollback(name, alias_name, push=not local, open_pr=not local)
     else:
         p = reg.propose_rollback(name, stage, push=not local, open_pr=not local)
-    show_proposal(p, as_json)
+    show_proposal(p, as_json, check_command(reg, p), ctx.meta.get("gitreg.body_file"))
 
 
-def check_base(ctx: click.Context, base: str, head: str, fmt: str, verify_artifacts: bool) -> None:
+def check_base(
+    ctx: click.Context, base: str, head: str, fmt: str, verify_artifacts: bool,
+    pull_request: int | None = None,
+) -> None:  # fmt: skip
     """``gitreg check --base``: judge base...head; exit 1 on any finding."""
     from gitreg.promotion.review import check_diff  # noqa: PLC0415 (only check --base needs it)
 
-    report = check_diff(open_registry(ctx).git, base, head, verify=verify_artifacts)
+    report = check_diff(
+        open_registry(ctx).git, base, head, verify=verify_artifacts, pull_request=pull_request
+    )
     if fmt == "json":
         emit(report.to_dict())
     elif fmt == "github":
@@ -124,7 +171,12 @@ def check_base(ctx: click.Context, base: str, head: str, fmt: str, verify_artifa
             passed = sum(r.ok for r in t.results)
             gates = f" ({passed}/{len(t.results)} gates pass)" if t.results else ""
             click.echo(f"{t.name} v{t.version}: {t.from_stage} -> {t.to_stage}{gates}")
-        if report.ok:
+        if report.ok and not report.changed:
+            click.echo(
+                f"nothing to judge: {head} has no changes since {report.merge_base[:12]}; "
+                "name the pull request's branch with --head"
+            )
+        elif report.ok:
             click.echo(f"ok: {len(report.changed)} changed files since {report.merge_base[:12]}")
     if not report.ok:
         ctx.exit(1)

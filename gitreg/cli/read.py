@@ -264,11 +264,15 @@ def download(
     help="With --base: github = ::error annotations plus $GITHUB_STEP_SUMMARY.",
 )  # fmt: skip
 @click.option("--no-verify-artifacts", is_flag=True, help="With --base: skip artifact gates' I/O.")
+@click.option(
+    "--pull-request", type=click.IntRange(min=1), metavar="N",
+    help="With --base: the pull/merge request whose approvals count (default: from CI's env).",
+)  # fmt: skip
 @json_option
 @click.pass_context
 def check(
     ctx: click.Context, base: str | None, head: str, fmt: str, no_verify_artifacts: bool,
-    as_json: bool,
+    pull_request: int | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Validate every registry file; print each problem as path:line: message.
 
@@ -279,12 +283,14 @@ def check(
     Example:
       gitreg check
       gitreg check --base origin/main --format github
+      gitreg check --base origin/main --head origin/promote/m-v3-production
     """
     if base is not None:
         # only the pull-request path needs it
         from gitreg.cli.promotion import check_base  # noqa: PLC0415
 
-        check_base(ctx, base, head, "json" if as_json else fmt, not no_verify_artifacts)
+        fmt = "json" if as_json else fmt
+        check_base(ctx, base, head, fmt, not no_verify_artifacts, pull_request)
         return
     reg = open_view(ctx)
     problems = reg.check()

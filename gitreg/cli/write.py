@@ -20,7 +20,8 @@ from gitreg.cli.app import (
     version_option,
 )
 from gitreg.cli.progress import progress, quiet_option, tree_size
-from gitreg.cli.share import apply, push_option
+from gitreg.cli.promotion import body_file_option
+from gitreg.cli.share import apply, push_option, shared_json
 
 
 @cli.command()
@@ -117,7 +118,7 @@ def register(
             progress=bar,
         ))  # fmt: skip
     if as_json:
-        emit(version_json(mv))
+        emit({**version_json(mv), **shared_json(ctx)})
     else:
         click.echo(f"Registered {mv.name} version {mv.version}{pushed}")
 
@@ -135,6 +136,7 @@ def register(
     "-m", "--message", default="", metavar="TEXT",
     help="A note for reviewers: the commit body (and the pull request's body).",
 )  # fmt: skip
+@body_file_option
 @push_option
 @json_option
 @click.pass_context
@@ -151,7 +153,7 @@ def transition(
     \b
     Example:
       gitreg transition fraud-detector 3 Staging -m "Validated on the November holdout."
-      gitreg transition fraud-detector 3 Production
+      gitreg transition fraud-detector 3 Production --body-file pr.md
     """
     reg = open_registry(ctx)
     # only transitions read the promotion rules
@@ -174,7 +176,7 @@ def transition(
         ),
     )
     if as_json:
-        emit(version_json(mv))
+        emit({**version_json(mv), **shared_json(ctx)})
     else:
         click.echo(f"{name} v{mv.version}: {before} -> {mv.stage}{pushed}")
 
@@ -215,9 +217,10 @@ def alias_set(
     reg = open_registry(ctx)
     if reg.alias_protected(name, alias_name):
         # only the pull-request path needs it
-        from gitreg.cli.promotion import show_proposal  # noqa: PLC0415
+        from gitreg.cli.promotion import check_command, show_proposal  # noqa: PLC0415
 
-        show_proposal(reg.propose_alias(name, alias_name, version, push=not local), False)
+        p = reg.propose_alias(name, alias_name, version, push=not local)
+        show_proposal(p, False, check_command(reg, p))
         return
     model, pushed = apply(ctx, push, lambda r: r.set_alias(name, alias_name, version))
     click.echo(f"{name}@{alias_name} -> v{model.aliases[alias_name]}{pushed}")
@@ -239,9 +242,10 @@ def alias_delete(ctx: click.Context, name: str, alias_name: str, push: bool, loc
     reg = open_registry(ctx)
     if reg.alias_protected(name, alias_name):
         # only the pull-request path needs it
-        from gitreg.cli.promotion import show_proposal  # noqa: PLC0415
+        from gitreg.cli.promotion import check_command, show_proposal  # noqa: PLC0415
 
-        show_proposal(reg.propose_alias(name, alias_name, None, push=not local), False)
+        p = reg.propose_alias(name, alias_name, None, push=not local)
+        show_proposal(p, False, check_command(reg, p))
         return
     _, pushed = apply(ctx, push, lambda r: r.delete_alias(name, alias_name))
     click.echo(f"Deleted alias {name}@{alias_name}{pushed}")

@@ -45,7 +45,7 @@ _PATTERNS = {
     ),
     "^(?!/)(?!.*(^|/)\\.\\.(/|$)).+$": "is not a relative path without '..' segments",
     "^[A-Z_][A-Z0-9_]*$": "is not an environment variable name (A-Z, 0-9 and _)",
-    "^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$": "is not of the form owner/name",
+    "^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$": "is not of the form owner/name or group/project",
 }
 
 Problem = tuple["int | None", str]

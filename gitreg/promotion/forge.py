@@ -1,51 +1,43 @@
-"""Opening a pull request on the forge that hosts the registry (GitHub).
+"""The forge that hosts the registry, behind one front: where pull requests go
+(``find_target``), opening one (``open_pull_request``), asking for auto-merge
+(``request_auto_merge``) and a client for reading reviews (``client``). The clients live
+in ``promotion.forges`` (GitHub, GitLab, one HTTP client); this module only picks one.
 
-``find_target`` decides where: ``remote:`` in gitreg.yaml (``forge``, ``repository``,
-``api_url``), else a github.com remote URL. ``open_pull_request`` uses the REST API
-(``POST /repos/{owner}/{repo}/pulls``) with ``GITHUB_TOKEN`` or ``GH_TOKEN``; without a
-token it falls back to the ``gh`` CLI when one is on PATH. If the pull request already
-exists, the existing one is returned. stdlib only (urllib), imported by the CLI lazily.
+``find_target``: ``remote:`` in gitreg.yaml (``forge``, ``repository``, ``api_url``),
+else the CI environment (GitLab's ``CI_API_V4_URL`` and ``CI_PROJECT_PATH``), else the
+remote URL (github.com; a host named gitlab.*). Tokens: GitHub ``GITHUB_TOKEN`` or
+``GH_TOKEN`` (else the ``gh`` CLI); GitLab ``GITLAB_TOKEN``, else ``CI_JOB_TOKEN``.
+Imported lazily: only commands that talk to a forge load it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import subprocess
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitreg.errors import GitregError
+from gitreg.promotion.forges.github import DEFAULT_API, GitHub, PullRequest, gh_create
+from gitreg.promotion.forges.gitlab import GitLab
+from gitreg.promotion.forges.http import ForgeError
 
-DEFAULT_API = "https://api.github.com"
-TIMEOUT = 30.0
 _GITHUB_URL = re.compile(
     r"(?:https://(?:[^@/]+@)?github\.com/|git@github\.com:|ssh://git@github\.com/)"
     r"([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+?)(?:\.git)?/?$"
 )
-
-
-class ForgeError(GitregError):
-    """The forge refused or could not be reached; the branch is still there."""
+_ANY_URL = re.compile(
+    r"(?:https?://(?:[^@/]+@)?|ssh://(?:[^@/]+@)?|[^@/:]+@)([^/:]+)(?::\d+)?[:/]"
+    r"([A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)+?)(?:\.git)?/?$"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    repository: str  # owner/name
+    repository: str  # owner/name (GitHub) or group/.../project (GitLab)
     api_url: str
-
-
-@dataclass(frozen=True, slots=True)
-class PullRequest:
-    number: int
-    url: str
-    created: bool  # False: it already existed
+    kind: str = "github"  # github | gitlab
 
 
 def find_target(
@@ -53,12 +45,34 @@ def find_target(
 ) -> Target | None:
     """Where pull requests go, or None when no forge is configured or recognisable."""
     env = os.environ if env is None else env
-    if remote.get("forge") == "none":
+    kind = remote.get("forge")
+    if kind == "none":
         return None
     repository = remote.get("repository")
-    if not repository and remote_url:
-        m = _GITHUB_URL.match(remote_url.strip())
-        repository = m.group(1) if m else None
+    host = None
+    if remote_url:
+        m = _ANY_URL.match(remote_url.strip())
+        host = m.group(1) if m else None
+        if kind is None and _GITHUB_URL.match(remote_url.strip()):
+            kind = "github"
+        elif (
+            kind is None
+            and host
+            and (host.startswith("gitlab.") or host == env.get("CI_SERVER_HOST"))
+        ):
+            kind = "gitlab"
+        if not repository and m and kind in ("github", "gitlab"):
+            repository = m.group(2).removesuffix(".git")
+    if kind is None and env.get("CI_API_V4_URL"):
+        kind = "gitlab"
+    if kind == "gitlab":
+        repository = repository or env.get("CI_PROJECT_PATH")
+        api = (
+            remote.get("api_url") or env.get("CI_API_V4_URL") or (host and f"https://{host}/api/v4")
+        )
+        if not repository or not api:
+            return None
+        return Target(str(repository), str(api).rstrip("/"), "gitlab")
     if not repository:
         return None
     api = remote.get("api_url") or env.get("GITHUB_API_URL") or DEFAULT_API
@@ -66,8 +80,26 @@ def find_target(
 
 
 def token(env: Mapping[str, str] | None = None) -> str | None:
+    """GitHub's token from the environment."""
     env = os.environ if env is None else env
     return env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or None
+
+
+def client(target: Target, env: Mapping[str, str] | None = None) -> GitHub | GitLab:
+    """An API client for ``target`` with the environment's token."""
+    env = os.environ if env is None else env
+    if target.kind == "gitlab":
+        if env.get("GITLAB_TOKEN"):
+            header = ("PRIVATE-TOKEN", env["GITLAB_TOKEN"])
+        elif env.get("CI_JOB_TOKEN"):
+            header = ("JOB-TOKEN", env["CI_JOB_TOKEN"])
+        else:
+            raise ForgeError("no GITLAB_TOKEN or CI_JOB_TOKEN is set")
+        return GitLab(target.api_url, target.repository, header)
+    tok = token(env)
+    if not tok:
+        raise ForgeError("no GITHUB_TOKEN or GH_TOKEN is set")
+    return GitHub(target.api_url, tok)
 
 
 def open_pull_request(  # noqa: PLR0913 (a pull request's fields)
@@ -78,103 +110,37 @@ def open_pull_request(  # noqa: PLR0913 (a pull request's fields)
     body: str,
     env: Mapping[str, str] | None = None,
 ) -> PullRequest:
-    """Open (or find the open) pull request of ``head`` into ``base``."""
-    tok = token(env)
-    if tok:
-        return GitHub(target.api_url, tok).create_pull(target.repository, head, base, title, body)
-    if shutil.which("gh"):
-        return _gh(target, head, base, title, body)
-    raise ForgeError("no GITHUB_TOKEN or GH_TOKEN is set and the gh CLI is not installed")
+    """Open (or find the open) pull request or merge request of ``head`` into ``base``."""
+    if target.kind == "github" and not token(env) and shutil.which("gh"):
+        return gh_create(target.repository, head, base, title, body)
+    if target.kind == "github" and not token(env):
+        raise ForgeError("no GITHUB_TOKEN or GH_TOKEN is set and the gh CLI is not installed")
+    api = client(target, env)
+    if isinstance(api, GitLab):
+        return api.create_mr(head, base, title, body)
+    return api.create_pull(target.repository, head, base, title, body)
 
 
-class GitHub:
-    """The two GitHub REST calls gitreg makes."""
-
-    def __init__(self, api_url: str, token: str, timeout: float = TIMEOUT) -> None:
-        if urllib.parse.urlsplit(api_url).scheme not in ("https", "http"):
-            raise ForgeError(f"the forge API URL must be http(s): {api_url}")
-        self.api_url = api_url.rstrip("/")
-        self.token = token
-        self.timeout = timeout
-
-    def _call(self, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
-        data = None if payload is None else json.dumps(payload).encode()
-        req = urllib.request.Request(
-            self.api_url + path,
-            data=data,
-            method=method,
-            headers={
-                "Accept": "application/vnd.github+json",
-                "Authorization": f"Bearer {self.token}",
-                "X-GitHub-Api-Version": "2022-11-28",
-                "User-Agent": "gitreg",
-                **({"Content-Type": "application/json"} if data else {}),
-            },
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return resp.status, json.loads(resp.read() or b"null")
-        except urllib.error.HTTPError as e:
-            try:
-                answer = json.loads(e.read() or b"null")
-            except ValueError:
-                answer = None
-            return e.code, answer
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            reason = getattr(e, "reason", e)
-            raise ForgeError(f"could not reach {self.api_url}: {reason}") from None
-
-    def create_pull(
-        self, repository: str, head: str, base: str, title: str, body: str
-    ) -> PullRequest:
-        owner = repository.split("/", maxsplit=1)[0]
-        status, answer = self._call(
-            "POST",
-            f"/repos/{repository}/pulls",
-            {
-                "title": title,
-                "head": head,
-                "base": base,
-                "body": body,
-                "maintainer_can_modify": False,
-            },
-        )
-        if status == 201 and isinstance(answer, dict):
-            return PullRequest(int(answer["number"]), str(answer["html_url"]), True)
-        if status == 422:
-            query = urllib.parse.urlencode(
-                {"head": f"{owner}:{head}", "base": base, "state": "open"}
-            )
-            found_status, found = self._call("GET", f"/repos/{repository}/pulls?{query}")
-            if found_status == 200 and isinstance(found, list) and found:
-                return PullRequest(int(found[0]["number"]), str(found[0]["html_url"]), False)
-        raise ForgeError(f"GitHub refused the pull request ({status}): {_message(answer)}")
+def request_auto_merge(
+    target: Target, pr: PullRequest, head_sha: str, env: Mapping[str, str] | None = None
+) -> str:
+    """Ask the forge to merge once checks pass: "auto-merge", or "merged" if it merged at
+    once. Raises ForgeError when it refuses (auto-merge off in the repository's settings)."""
+    api = client(target, env)
+    if isinstance(api, GitLab):
+        return api.auto_merge(pr.number, head_sha)
+    return api.enable_auto_merge(target.repository, pr)
 
 
-def _message(answer: Any) -> str:
-    if not isinstance(answer, dict):
-        return "no details"
-    msg = str(answer.get("message", "no details"))
-    errors = answer.get("errors")
-    if isinstance(errors, list):
-        msg += "; " + "; ".join(
-            str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors
-        )
-    return msg
-
-
-def _gh(target: Target, head: str, base: str, title: str, body: str) -> PullRequest:
-    args = ["gh", "pr", "create", "--repo", target.repository, "--head", head, "--base", base]
-    args += ["--title", title, "--body-file", "-"]
-    try:
-        proc = subprocess.run(
-            args, input=body, capture_output=True, text=True, timeout=120, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise ForgeError(f"gh pr create failed: {e}") from None
-    url = next((w for w in proc.stdout.split() if w.startswith("http")), "")
-    if proc.returncode != 0 or not url:
-        lines = (proc.stderr or proc.stdout).strip().splitlines()
-        raise ForgeError(f"gh pr create failed: {lines[-1] if lines else proc.returncode}")
-    m = re.search(r"/pull/(\d+)", url)
-    return PullRequest(int(m.group(1)) if m else 0, url, True)
+__all__ = [
+    "ForgeError",
+    "GitHub",
+    "GitLab",
+    "PullRequest",
+    "Target",
+    "client",
+    "find_target",
+    "open_pull_request",
+    "request_auto_merge",
+    "token",
+]

@@ -42,6 +42,7 @@ class Proposal:
     pushed_to: str | None = None
     url: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    body: str = ""  # the pull request's Markdown (also when no pull request was opened)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,11 +94,12 @@ def propose(  # noqa: PLR0913 (keyword-only switches)
         raise UsageError(f"{branch!r} is not a valid branch name")
     message = f"{p.message}\n\nGitreg-Op: {uuid.uuid4().hex}"
     commit = commit_on_branch(git, branch, base, version_files(p.changed), message)
+    body = pr_body(p, branch)
     pushed_to, url, notes = publish(
         reg,
         branch,
         p.message.splitlines()[0],
-        pr_body(p, branch),
+        body,
         push=push,
         open_pr=open_pr,
         env=env,
@@ -115,6 +117,7 @@ def propose(  # noqa: PLR0913 (keyword-only switches)
         pushed_to=pushed_to,
         url=url,
         notes=tuple(notes),
+        body=body,
     )
 
 
@@ -155,7 +158,6 @@ def publish(  # noqa: PLR0913 (the facts one judgement needs)
                 notes.append(f"pull request not opened: {e}")
     elif push:
         notes.append(f"no remote {remote!r}: push {branch} and open a pull request yourself")
-    notes.append(f"CI runs: gitreg check --base {cfg.default_branch} --head {branch}")
     return pushed_to, url, notes
 
 

@@ -21,6 +21,7 @@ it is broken: it was checked when it landed, and a pull request is not answerabl
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from typing import Any
 
 from gitreg.config import Config
@@ -38,7 +39,7 @@ from gitreg.layout import (
     versions_dir,
 )
 from gitreg.manifest import ModelVersion
-from gitreg.promotion import gates
+from gitreg.promotion import approvals, gates
 from gitreg.promotion.plan import gate_context, needs_history
 from gitreg.promotion.report import Finding, Report, Transition, doc_at
 from gitreg.promotion.review_aliases import alias_moves
@@ -58,8 +59,17 @@ def protects_policy(path: str) -> bool:
     return path == CONFIG or path.startswith(".github/") or path.rsplit("/", 1)[-1] == "CODEOWNERS"
 
 
-def check_diff(git: Git, base: str, head: str = "HEAD", *, verify: bool = True) -> Report:
-    """Judge the change base...head. ``verify``: check artifacts' bytes for ``artifact`` gates."""
+def check_diff(  # noqa: PLR0913 (the change, and where its pull request is)
+    git: Git,
+    base: str,
+    head: str = "HEAD",
+    *,
+    verify: bool = True,
+    pull_request: int | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Report:
+    """Judge the change base...head. ``verify``: check artifacts' bytes for ``artifact`` gates;
+    ``pull_request`` (else the CI environment's): where rules' approvals are counted."""
     base_sha, head_sha = git.rev_parse(base), git.rev_parse(head)
     mb = git.merge_base(base_sha, head_sha)
     if not mb:
@@ -116,6 +126,15 @@ def check_diff(git: Git, base: str, head: str = "HEAD", *, verify: bool = True) 
                     f"v{t.version} into {t.to_stage}; change the policy in its own pull request",
                 )
             )
+    needs = [
+        approvals.Need(t.path, f"{t.name} v{t.version} -> {t.to_stage}", rule.approvals)
+        for t in report.transitions
+        if (rule := cfg.rule(t.name, t.to_stage)).approvals is not None
+    ]
+    for path, problem in approvals.judge(
+        git, cfg, needs, head_sha, pull_request=pull_request, env=env
+    ):
+        report.findings.append(Finding(path, None, "approvals", problem))
     report.findings.sort(key=lambda f: (f.path, f.line or 0, f.rule))
     return report
 

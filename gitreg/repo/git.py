@@ -11,6 +11,7 @@ import re
 import subprocess
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from gitreg.errors import GitError, NotFound
 
@@ -260,6 +261,19 @@ class Git:
 
     def push(self, remote: str, branch: str, timeout: float) -> PushOutcome:
         """Push ``branch`` fast-forward only (never forced) and classify the answer."""
+        return self._push(remote, f"refs/heads/{branch}:refs/heads/{branch}", timeout)
+
+    def push_branch(
+        self, remote: str, branch: str, timeout: float, *, lease: str | None = None
+    ) -> PushOutcome:
+        """Push the local ``branch``. Without ``lease`` only a new branch or a
+        fast-forward lands; with it (a full sha) the branch is replaced only if it still
+        points there (``--force-with-lease``, a compare-and-swap: gitreg uses it only for
+        the short-lived branches of its own pull requests, never the default branch)."""
+        opts: dict[str, Any] = {"force_with_lease": f"refs/heads/{branch}:{lease}"} if lease else {}
+        return self._push(remote, f"refs/heads/{branch}:refs/heads/{branch}", timeout, **opts)
+
+    def _push(self, remote: str, refspec: str, timeout: float, **opts: Any) -> PushOutcome:
         import logging  # noqa: PLC0415 (only remote work configures GitPython's logger)
 
         # GitPython costs ~150 ms; only remote work needs it
@@ -272,11 +286,7 @@ class Git:
             infos = (
                 gitpython.Repo(self.root)
                 .remote(remote)
-                .push(
-                    f"refs/heads/{branch}:refs/heads/{branch}",
-                    progress=progress,
-                    kill_after_timeout=timeout,
-                )
+                .push(refspec, progress=progress, kill_after_timeout=timeout, **opts)
             )
         except gitpython.GitCommandError as e:
             return PushOutcome("unknown", _why(e, timeout))

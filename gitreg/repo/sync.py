@@ -366,3 +366,12 @@ class _Loop:
             if was != now
         )
         return PushReport(self.remote, self.branch, pushed, landed, lost, moved)
+
+
+def replay(reg: Writer, sha: str, op_id: str, *, remote: str = "origin") -> str:
+    """Re-make gitreg commit ``sha`` (operation ``op_id``) on the current HEAD, file by
+    file, renumbering a new version whose number HEAD already issued; returns the new
+    commit. ``repo.branches`` uses it to bring a pull request's branch up to date."""
+    subject = reg.git.run("log", "-1", "--format=%s", sha).strip()
+    _Loop(reg, remote, 0, None)._replay(_Commit(sha, op_id, subject))
+    return reg.git.rev_parse("HEAD")

@@ -42,3 +42,15 @@ def test_every_command_is_in_the_readme(name: str) -> None:
 def test_version_names_the_distribution() -> None:
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("gitreg "), result.output
+
+
+def test_the_tours_check_names_the_branch_transition_made() -> None:
+    """The tour's `check --base` after a Production transition must judge that branch: the
+    checkout is untouched, so without --head it would judge nothing (issue 16)."""
+    from gitreg.promotion.propose import branch_name
+
+    tour = README.split("## A tour", 1)[1].split("\n## ", 1)[0].splitlines()
+    [at] = [i for i, line in enumerate(tour) if "gitreg transition card-fraud 1 Production" in line]
+    command = tour[at + 1].split("#")[0].strip()
+    branch = branch_name("card-fraud", 1, "Production")
+    assert command == f"gitreg check --base origin/main --head origin/{branch}"

@@ -319,12 +319,12 @@ def test_model_missing_fields() -> None:
             ],
         ),
         (
-            "remote: {forge: gitlab}\n",
-            ["f.yaml:1: remote.forge: 'gitlab' is not one of github, none"],
+            "remote: {forge: gitea}\n",
+            ["f.yaml:1: remote.forge: 'gitea' is not one of github, gitlab, none"],
         ),
         (
             "remote:\n  repository: acme\n",
-            ["f.yaml:2: remote.repository: 'acme' is not of the form owner/name"],
+            ["f.yaml:2: remote.repository: 'acme' is not of the form owner/name or group/project"],
         ),
         ("stage: [a]\n", ["f.yaml:1: unknown field 'stage'"]),
     ],

@@ -59,7 +59,8 @@ def test_the_good_path_and_rollback_alias(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "branch: alias/m-champion-v1" in result.stdout
-    assert "CI runs: gitreg check --base main --head alias/m-champion-v1" in result.stdout
+    check = "CI runs: gitreg check --base origin/main --head origin/alias/m-champion-v1"
+    assert check in result.stdout
     assert git(reg.root, "rev-parse", "main").strip() == main_before
     git(reg.root, "checkout", "-q", "alias/m-champion-v1")
     assert check_diff(reg.git, "main").ok

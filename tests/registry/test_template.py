@@ -56,7 +56,8 @@ def hardening_problems(doc: dict[str, Any]) -> list[str]:
 def test_the_template_workflow_passes_the_hardening_rules() -> None:
     doc = load(WORKFLOW)
     assert hardening_problems(doc) == []
-    assert set(doc["on"]) == {"pull_request", "push"}
+    assert set(doc["on"]) == {"pull_request", "pull_request_review", "push"}
+    assert doc["on"]["pull_request_review"] == {"types": ["submitted", "dismissed"]}
 
 
 def test_the_rules_catch_what_they_should() -> None:
@@ -86,8 +87,14 @@ def test_pull_requests_run_check_base_and_pushes_run_audit() -> None:
     jobs = load(WORKFLOW)["jobs"]
     check = [s for s in jobs["check"]["steps"] if "gitreg check" in str(s.get("run", ""))]
     assert [s["run"] for s in check] == ['gitreg check --base "$BASE_SHA" --format github']
-    assert check[0]["env"] == {"BASE_SHA": "${{ github.event.pull_request.base.sha }}"}
-    assert jobs["check"]["if"] == "github.event_name == 'pull_request'"
+    assert check[0]["env"] == {
+        "BASE_SHA": "${{ github.event.pull_request.base.sha }}",
+        "GITHUB_TOKEN": "${{ secrets.GITREG_FORGE_TOKEN || github.token }}",
+    }
+    assert jobs["check"]["if"] == (
+        "github.event_name == 'pull_request' || github.event_name == 'pull_request_review'"
+    )
+    assert jobs["check"]["permissions"] == {"contents": "read", "pull-requests": "read"}
     audit = [s for s in jobs["audit"]["steps"] if "gitreg audit" in str(s.get("run", ""))]
     assert audit and jobs["audit"]["if"] == "github.event_name == 'push'"
     for job in ("check", "audit"):
