@@ -23,6 +23,7 @@ HOMES = {
     "markdown_it": ["site/"],
     "sqlite3": ["query/"],
     "urllib3": ["promotion/forges/http.py"],
+    "tqdm": ["cli/progress.py"],
 }
 # packages below the facade: none may import gitreg.registry, the faces or each other upward
 BELOW_REGISTRY = ["layout", "errors", "manifest", "config", "dates", "secrets", "model_uris",

@@ -57,8 +57,7 @@ class StoreBase(AbstractStore):
         """One writer at a time, across threads and (where fcntl exists) processes."""
         with self._lock, mlflow_errors():
             reg = Registry(self.root)
-            lock = reg.git.run("rev-parse", "--git-path", "gitreg-mlflow.lock").strip()
-            with open(reg.root / lock, "a") as f:
+            with open(reg.git.git_path("gitreg-mlflow.lock"), "a") as f:
                 if fcntl is not None:
                     fcntl.flock(f, fcntl.LOCK_EX)
                 yield reg

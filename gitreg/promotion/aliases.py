@@ -132,7 +132,7 @@ def propose(  # noqa: PLR0913 (the facts one judgement needs)
         if rollback:
             title, kind = title + " (rollback)", "rollback"
     branch = f"{kind}/{name}-{alias}-v{number}"
-    if reg.git.run("check-ref-format", "--branch", branch, check=False).strip() != branch:
+    if not reg.git.is_branch_name(branch):
         raise UsageError(f"{branch!r} is not a valid branch name")
     files = {model_path(name): dump_record(model.evolve(aliases=aliases).to_dict(), "model")}
     message = f"{title}\n\nGitreg-Op: {uuid.uuid4().hex}"

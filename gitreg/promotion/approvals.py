@@ -75,7 +75,7 @@ def judge(  # noqa: PLR0913 (the change, and where its pull request is)
     from gitreg.promotion import forge  # noqa: PLC0415
 
     remote = str(cfg.remote.get("name", "origin"))
-    url = git.run("config", "--get", f"remote.{remote}.url", check=False).strip() or None
+    url = git.configured_url(remote)
     target = forge.find_target(cfg.remote, url, env)
     if target is None:
         why = "no forge is configured to count them on (remote: in gitreg.yaml)"
@@ -147,7 +147,7 @@ def _head_problem(git: Git, head: str, facts: _Facts, number: int) -> str | None
         return f"the forge did not say what pull request {number}'s head is"
     if head == facts.head:
         return None
-    parents = git.run("rev-list", "--parents", "-1", head, check=False).split()[1:]
+    parents = git.parents(head)
     if len(parents) > 1 and facts.head in parents[1:]:
         return None
     return (

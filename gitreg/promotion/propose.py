@@ -21,6 +21,7 @@ from gitreg.promotion.gates import GateResult
 from gitreg.promotion.plan import Plan, plan
 from gitreg.query.reader import Reader
 from gitreg.repo.objects import commit_on_branch
+from gitreg.repo.sync import default_timeout
 from gitreg.repo.tree import CommitTree
 from gitreg.trail.stays import stays
 
@@ -90,7 +91,7 @@ def propose(  # noqa: PLR0913 (keyword-only switches)
     if failed and not ignore_gates:
         raise gates.GatesFailed(name, p.version.version, p.stage, failed)
     branch = branch_name(name, p.version.version, p.stage, p.rollback)
-    if git.run("check-ref-format", "--branch", branch, check=False).strip() != branch:
+    if not git.is_branch_name(branch):
         raise UsageError(f"{branch!r} is not a valid branch name")
     message = f"{p.message}\n\nGitreg-Op: {uuid.uuid4().hex}"
     commit = commit_on_branch(git, branch, base, version_files(p.changed), message)
@@ -135,7 +136,7 @@ def publish(  # noqa: PLR0913 (the facts one judgement needs)
     and a forge are configured: (the remote pushed to, the link, notes on what was not done)."""
     cfg, git = reg.config, reg.git
     remote = str(cfg.remote.get("name", "origin"))
-    has_remote = bool(git.run("config", "--get", f"remote.{remote}.url", check=False).strip())
+    has_remote = git.has_remote(remote)
     notes: list[str] = []
     pushed_to = url = None
     if push and has_remote:
@@ -143,7 +144,9 @@ def publish(  # noqa: PLR0913 (the facts one judgement needs)
         from gitreg.promotion import forge  # noqa: PLC0415
 
         remote_url = git.remote_url(remote)
-        git.run("push", "-q", remote, f"refs/heads/{branch}:refs/heads/{branch}")
+        pushed = git.push_branch(remote, branch, default_timeout())
+        if pushed.status != "ok":
+            raise GitError(f"could not push {branch} to {remote}: {pushed.detail}")
         pushed_to = remote
         target = forge.find_target(cfg.remote, remote_url, env) if open_pr else None
         if target is None:
@@ -165,7 +168,7 @@ def base_commit(reg: Reader, push: bool) -> str:
     """The default branch's tip to branch from: with ``push`` and a remote, fetched first."""
     cfg, git = reg.config, reg.git
     remote = str(cfg.remote.get("name", "origin"))
-    has_remote = bool(git.run("config", "--get", f"remote.{remote}.url", check=False).strip())
+    has_remote = git.has_remote(remote)
     return _base_commit(reg, cfg.default_branch, remote if has_remote and push else None)
 
 
@@ -195,14 +198,10 @@ def at(reg: Reader, sha: str) -> Reader:
 def _base_commit(reg: Reader, branch: str, remote: str | None) -> str:
     """The default branch's tip; with a remote, the newer of the local and remote tips."""
     git = reg.git
-    local = git.run(
-        "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", check=False
-    )
-    local = local.strip()
+    local = git.branch_tip(branch)
     if remote is not None:
-        git.remote_url(remote)
         try:
-            git.run("fetch", "-q", remote, f"refs/heads/{branch}:refs/remotes/{remote}/{branch}")
+            git.fetch(remote, branch, default_timeout())
         except GitError as e:
             raise GitError(f"could not fetch {branch} from {remote}: {e}") from None
         theirs = git.rev_parse(f"refs/remotes/{remote}/{branch}")

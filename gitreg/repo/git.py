@@ -116,6 +116,33 @@ class Git:
         """The best common ancestor of commits ``a`` and ``b``, or None if they share none."""
         return self.run("merge-base", a, b, check=False).strip() or None
 
+    def has_remote(self, remote: str) -> bool:
+        """Whether ``remote`` has a URL configured."""
+        return bool(self.run("config", "--get", f"remote.{remote}.url", check=False).strip())
+
+    def configured_url(self, remote: str) -> str | None:
+        """``remote``'s URL as configured (unchecked; ``remote_url`` checks it), or None."""
+        return self.run("config", "--get", f"remote.{remote}.url", check=False).strip() or None
+
+    def branch_tip(self, branch: str) -> str | None:
+        """The commit local branch ``branch`` points at, or None if there is no such branch."""
+        out = self.run(
+            "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}", check=False
+        )
+        return out.strip() or None
+
+    def is_branch_name(self, name: str) -> bool:
+        """Whether git accepts ``name`` as a branch name as it is."""
+        return self.run("check-ref-format", "--branch", name, check=False).strip() == name
+
+    def parents(self, commit: str) -> list[str]:
+        """The parents of ``commit`` (none for a root commit or an unknown one)."""
+        return self.run("rev-list", "--parents", "-1", commit, "--", check=False).split()[1:]
+
+    def git_path(self, name: str) -> Path:
+        """Where ``.git/<name>`` is for this work tree (``git rev-parse --git-path``)."""
+        return self.root / self.run("rev-parse", "--git-path", name).strip()
+
     def remotes(self) -> list[str]:
         """The names of the repository's remotes."""
         return self.run("remote", check=False).split()
