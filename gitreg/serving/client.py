@@ -22,7 +22,7 @@ from typing import Any
 from gitreg import model_uris
 from gitreg.errors import GitregError, NotFound, UsageError
 from gitreg.manifest import ModelVersion, RegisteredModel
-from gitreg.store.integrity import _check_ref
+from gitreg.store.integrity import check_ref
 from gitreg.store.lockfile import Lock, LockEntry
 
 MAX_DOCUMENT = 64 << 20
@@ -114,7 +114,7 @@ class StaticAPI:
             ) from None
         if (mv.name, mv.version) != (name, number):
             raise APIError(f"{self.base}models/{name}/versions/{number}.json names another version")
-        _check_ref(mv.artifact)  # the digest and listing add up before anyone trusts them
+        check_ref(mv.artifact)  # the digest and listing add up before anyone trusts them
         return mv
 
     def _consistent(self, read: Any) -> Any:

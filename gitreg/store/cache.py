@@ -36,8 +36,8 @@ from typing import Any
 from gitreg.errors import ArtifactError
 from gitreg.manifest import ArtifactRef
 from gitreg.store.cache_root import cache_dir, cache_max, drop
-from gitreg.store.integrity import _check_ref, _publish_file, download
-from gitreg.store.transfer import Progress, _errors
+from gitreg.store.integrity import check_ref, download, publish_file
+from gitreg.store.transfer import Progress, translated_errors
 
 
 def cache_entry(ref: ArtifactRef, root: Path | None = None) -> Path:
@@ -62,7 +62,7 @@ def cached_download(  # noqa: PLR0913 (keyword-only switches)
 
     ``progress`` sees the bytes once: the cache's copy on a hit, the store's on a miss
     (the verified copy from the fresh entry to ``dest`` is not reported)."""
-    _check_ref(ref)  # the digest becomes a path: it must be sha256:<64 hex>
+    check_ref(ref)  # the digest becomes a path: it must be sha256:<64 hex>
     root = root or cache_dir()
     entry = cache_entry(ref, root)
     local = dataclasses.replace(ref, uri=entry.as_uri())
@@ -103,12 +103,12 @@ def fresh_copy(
     """A new verified copy of ``ref``'s bytes, filled through the cache (``file://``
     stores too, so it works once the store is gone), in a new folder under the cache's
     ``loads/``; the copy keeps the artifact's base name. The caller owns it."""
-    _check_ref(ref)
+    check_ref(ref)
     name = urllib.parse.unquote(urllib.parse.urlparse(ref.uri).path.rstrip("/").rsplit("/", 1)[-1])
     if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
         name = "artifact"
     loads = (root or cache_dir()) / "loads"
-    with _errors(str(loads)):
+    with translated_errors(str(loads)):
         loads.mkdir(parents=True, exist_ok=True)
         where = Path(tempfile.mkdtemp(prefix="copy-", dir=loads))
     dest = where / name
@@ -130,12 +130,12 @@ def _fill(
     try:
         staging.mkdir(parents=True)
         got = download(ref, staging / entry.name, storage_options, progress)
-        with _errors(f"the cache ({entry})"):
+        with translated_errors(f"the cache ({entry})"):
             for p in [got] if not ref.is_dir else [p for p in got.rglob("*") if p.is_file()]:
                 p.chmod(0o444)
             entry.parent.mkdir(parents=True, exist_ok=True)
             try:
-                os.rename(got, entry) if ref.is_dir else _publish_file(got, entry)
+                os.rename(got, entry) if ref.is_dir else publish_file(got, entry)
             except OSError:  # a concurrent download published first: keep theirs
                 if not os.path.lexists(entry):
                     raise

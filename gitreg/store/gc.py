@@ -28,8 +28,8 @@ from datetime import datetime
 from typing import Any
 
 from gitreg.errors import UsageError
-from gitreg.store.locations import _file_path, _scheme, redact
-from gitreg.store.transfer import _errors, _fs
+from gitreg.store.locations import file_path, redact, scheme_of
+from gitreg.store.transfer import open_fs, translated_errors
 
 _HEX = re.compile(r"[0-9a-f]{64}")
 _DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw]?)\s*")
@@ -61,7 +61,7 @@ class StoreObject:
 def _norm(uri: str) -> str:
     scheme, sep, rest = uri.partition("://")
     if scheme.lower() == "file":
-        rest = str(_file_path(uri))  # file:///a == file://localhost/a
+        rest = str(file_path(uri))  # file:///a == file://localhost/a
     return scheme.lower() + sep + rest.rstrip("/")
 
 
@@ -116,16 +116,16 @@ def _files(
     root: str, storage_options: Mapping[str, Any] | None
 ) -> Iterable[tuple[str, int, float | None]]:
     """(path relative to ``root``, size, mtime) of every file under it; links not followed."""
-    with _errors(redact(root)):
-        if _scheme(root) == "file":
-            base = _file_path(root)
+    with translated_errors(redact(root)):
+        if scheme_of(root) == "file":
+            base = file_path(root)
             for dirpath, _dirs, files in os.walk(base):
                 for f in files:
                     st = os.lstat(os.path.join(dirpath, f))
                     rel = os.path.relpath(os.path.join(dirpath, f), base).replace(os.sep, "/")
                     yield rel, st.st_size if stat.S_ISREG(st.st_mode) else 0, st.st_mtime
             return
-        fs, path = _fs(root, storage_options)
+        fs, path = open_fs(root, storage_options)
         for name, info in sorted(fs.find(path, detail=True).items()):
             if info.get("type") != "file" or not name.startswith(path + "/"):
                 continue
@@ -154,9 +154,9 @@ def delete(
     for obj in objects:
         if obj.status != "orphan":
             raise UsageError(f"{redact(obj.uri)} is {obj.status}; gc deletes only orphans")
-        with _errors(redact(obj.uri)):
-            if _scheme(obj.uri) == "file":
-                path = _file_path(obj.uri)
+        with translated_errors(redact(obj.uri)):
+            if scheme_of(obj.uri) == "file":
+                path = file_path(obj.uri)
                 if path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path)
                 else:
@@ -167,5 +167,5 @@ def delete(
                     except OSError:
                         break
             else:
-                fs, key = _fs(obj.uri, storage_options)
+                fs, key = open_fs(obj.uri, storage_options)
                 fs.rm(key, recursive=True)

@@ -15,9 +15,16 @@ from typing import Any, NamedTuple
 
 from gitreg.errors import AlreadyExists, ArtifactError, DigestMismatch
 from gitreg.manifest import ArtifactRef, FileEntry
-from gitreg.store.locations import _check_rel, _scheme, check_uri, redact
-from gitreg.store.readers import LinkInPlace, _Local, _reader, _Remote, listing_digest
-from gitreg.store.transfer import _NO_PROGRESS, Progress, _errors, _parallel, _Progress, _pump
+from gitreg.store.locations import check_rel, check_uri, redact, scheme_of
+from gitreg.store.readers import LinkInPlace, LocalSource, RemoteSource, listing_digest, reader_for
+from gitreg.store.transfer import (
+    NO_PROGRESS,
+    Progress,
+    ProgressFanIn,
+    parallel,
+    pump,
+    translated_errors,
+)
 
 RETRY_DELAYS = (0.1, 0.2, 0.4)  # before MISSING on remote stores (eventual consistency)
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -28,14 +35,14 @@ class Verification(NamedTuple):
     detail: str  # one sentence, "" when OK
 
 
-def _check_ref(ref: ArtifactRef) -> None:
+def check_ref(ref: ArtifactRef) -> None:
     """Refuse a manifest entry that is malformed or does not add up (before any I/O)."""
     check_uri(ref.uri)
     shown = redact(ref.uri)
     for digest in (ref.digest, *(f.digest for f in ref.files)):
         if not _DIGEST.fullmatch(digest):
             raise ArtifactError(f"{shown}: unsupported digest {digest!r} (sha256:<64 hex>)")
-    paths = [_check_rel(f.path) for f in ref.files]
+    paths = [check_rel(f.path) for f in ref.files]
     if len(set(paths)) != len(paths) or any(f.size < 0 for f in ref.files) or ref.size < 0:
         raise ArtifactError(f"{shown}: the manifest's file list is malformed")
     if ref.files and listing_digest(ref.files) != ref.digest:
@@ -44,24 +51,24 @@ def _check_ref(ref: ArtifactRef) -> None:
         raise DigestMismatch(shown, f"size {ref.size}", f"size {sum(f.size for f in ref.files)}")
 
 
-def _check_file(  # noqa: PLR0913 (keyword-only sink and progress)
-    r: _Local | _Remote, entry: FileEntry, have: int | None, shown: str, *,
-    sink: Path | None = None, progress: Progress = _NO_PROGRESS,
+def check_file(  # noqa: PLR0913 (keyword-only sink and progress)
+    r: LocalSource | RemoteSource, entry: FileEntry, have: int | None, shown: str, *,
+    sink: Path | None = None, progress: Progress = NO_PROGRESS,
     cancel: threading.Event | None = None,
 ) -> str:  # fmt: skip
     """Size first, then a read bounded by size + 1, then the sha256; optional copy."""
-    with _errors(shown):
+    with translated_errors(shown):
         size = r.size(entry.path) if have is None else have
         if size != entry.size:
             raise DigestMismatch(shown, f"size {entry.size}", f"size {size}")
         with ExitStack() as stack:
             src = stack.enter_context(r.open(entry.path))
             if sink is None:
-                hexdigest, size = _pump(src, entry.size + 1, (), progress, cancel)
+                hexdigest, size = pump(src, entry.size + 1, (), progress, cancel)
             else:
                 sink.parent.mkdir(parents=True, exist_ok=True)
                 out = stack.enter_context(open(sink, "xb"))
-                hexdigest, size = _pump(src, entry.size + 1, (out.write,), progress, cancel)
+                hexdigest, size = pump(src, entry.size + 1, (out.write,), progress, cancel)
                 out.flush()
                 os.fsync(out.fileno())
     if size != entry.size:
@@ -71,7 +78,7 @@ def _check_file(  # noqa: PLR0913 (keyword-only sink and progress)
     return hexdigest
 
 
-def _check(ref: ArtifactRef, r: _Local | _Remote, kind: str, progress: Progress,
+def check_bytes(ref: ArtifactRef, r: LocalSource | RemoteSource, kind: str, progress: Progress,
            sink: Path | None = None) -> None:  # fmt: skip
     """Raise DigestMismatch unless the bytes behind ``r`` are the ones ``ref`` names."""
     shown = redact(ref.uri)
@@ -80,16 +87,16 @@ def _check(ref: ArtifactRef, r: _Local | _Remote, kind: str, progress: Progress,
         raise DigestMismatch(shown, want, got)
     if not ref.is_dir:
         entry = FileEntry(path="", size=ref.size, digest=ref.digest)
-        _check_file(r, entry, None, shown, sink=sink, progress=progress)
+        check_file(r, entry, None, shown, sink=sink, progress=progress)
         return
-    with _errors(shown):
+    with translated_errors(shown):
         have = dict(r.listing())
     for rel in sorted(set(have) ^ {f.path for f in ref.files}):
         if rel in have:
             raise DigestMismatch(f"{shown}/{rel}", "no such file", f"size {have[rel]}")
         raise DigestMismatch(f"{shown}/{rel}", "a file", "no such file")
-    _parallel(
-        lambda f, cancel: _check_file(
+    parallel(
+        lambda f, cancel: check_file(
             r,
             f,
             have[f.path],
@@ -110,14 +117,14 @@ def verify_detail(
     caches invalidated each time, before MISSING. I/O failures raise ArtifactError."""
     shown = redact(ref.uri)
     try:
-        _check_ref(ref)
-        remote = _scheme(ref.uri) != "file" and _scheme(ref.uri) != "memory"
+        check_ref(ref)
+        remote = scheme_of(ref.uri) != "file" and scheme_of(ref.uri) != "memory"
         for delay in (*(RETRY_DELAYS if remote else ()), None):
-            with _errors(shown):
-                r = _reader(ref.uri, storage_options)
+            with translated_errors(shown):
+                r = reader_for(ref.uri, storage_options)
                 kind = r.kind()
             if kind is not None:
-                _check(ref, r, kind, _Progress(progress))
+                check_bytes(ref, r, kind, ProgressFanIn(progress))
                 return Verification("OK", "")
             if delay is not None:
                 time.sleep(delay)
@@ -148,7 +155,7 @@ def download(
     unless ``replace``: then an existing file (for a file artifact) or folder (for a folder
     artifact) is replaced, and only once the new bytes verified.
     """
-    _check_ref(ref)
+    check_ref(ref)
     dest = Path(os.path.abspath(dest))
     if os.path.lexists(dest) and not (
         ref.is_dir and not dest.is_symlink() and dest.is_dir() and not any(dest.iterdir())
@@ -161,18 +168,18 @@ def download(
     shown = redact(ref.uri)
     tmp = dest.parent / f".{dest.name}.gitreg-tmp-{os.urandom(6).hex()}"
     try:
-        with _errors(shown):
-            r = _reader(ref.uri, storage_options)
+        with translated_errors(shown):
+            r = reader_for(ref.uri, storage_options)
             kind = r.kind()
         if kind is None:
             raise ArtifactError(f"{shown} does not exist")
-        with _errors(str(dest)):
+        with translated_errors(str(dest)):
             dest.parent.mkdir(parents=True, exist_ok=True)
             if ref.is_dir:
                 tmp.mkdir()
-        _check(ref, r, kind, _Progress(progress), sink=tmp)
+        check_bytes(ref, r, kind, ProgressFanIn(progress), sink=tmp)
         if replace and os.path.lexists(dest):
-            with _errors(str(dest)):
+            with translated_errors(str(dest)):
                 _check_replaceable(dest, ref.is_dir)
                 _swap(tmp, dest, ref.is_dir)
             return dest
@@ -182,7 +189,7 @@ def download(
                     dest.rmdir()
                 os.rename(tmp, dest)
             else:
-                _publish_file(tmp, dest)
+                publish_file(tmp, dest)
         except OSError as e:  # dest appeared (or filled up) meanwhile
             raise AlreadyExists(f"{dest} already exists; gitreg does not overwrite it") from e
     finally:
@@ -219,7 +226,7 @@ def _swap(src: Path, dest: Path, is_dir: bool) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
-def _publish_file(src: Path, dst: Path) -> None:
+def publish_file(src: Path, dst: Path) -> None:
     """Move ``src`` to ``dst`` atomically, never replacing ``dst`` (FileExistsError)."""
     try:
         os.link(src, dst)

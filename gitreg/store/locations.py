@@ -86,18 +86,18 @@ def _under(uri: str, prefix: str) -> bool:
     return u == p or u.startswith(p + "/")
 
 
-def _scheme(uri: str) -> str:
+def scheme_of(uri: str) -> str:
     return uri.partition("://")[0].lower()
 
 
-def _file_path(uri: str) -> Path:
+def file_path(uri: str) -> Path:
     path = unquote("/" + uri.partition("://")[2].partition("/")[2])
     if os.name == "nt" and re.match(r"/[A-Za-z]:", path):  # pragma: no cover
         path = path[1:]
     return Path(path)
 
 
-def _check_rel(rel: str) -> str:
+def check_rel(rel: str) -> str:
     parts = rel.split("/")
     bad = any(p in ("", ".", "..") for p in parts) or "\\" in rel
     if bad or any(ord(c) < 32 or ord(c) == 127 for c in rel):

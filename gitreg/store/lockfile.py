@@ -35,8 +35,8 @@ from gitreg.errors import AlreadyExists, ArtifactError, GitregError, ManifestErr
 from gitreg.layout import check_name
 from gitreg.manifest import ArtifactRef
 from gitreg.store.cache import cached_download
-from gitreg.store.integrity import Verification, _check_ref, download, verify_detail
-from gitreg.store.locations import _check_rel, check_options
+from gitreg.store.integrity import Verification, check_ref, download, verify_detail
+from gitreg.store.locations import check_options, check_rel
 from gitreg.store.transfer import Progress
 
 LOCK_VERSION = 1
@@ -188,7 +188,7 @@ def _entry(item: Any, where: str) -> LockEntry:
             raise ValueError("resolved_from must be a models:/ URI")
         model_uris.parse(item["resolved_from"])
         artifact = ArtifactRef.from_dict(item["artifact"])
-        _check_ref(artifact)  # digests well formed, the file list adds up to digest and size
+        check_ref(artifact)  # digests well formed, the file list adds up to digest and size
         basename(artifact.uri)
     except (ValueError, TypeError, KeyError, GitregError) as e:
         raise ManifestError(where, None, f"{shown}: {e}") from None
@@ -201,7 +201,7 @@ def _entry(item: Any, where: str) -> LockEntry:
 def basename(uri: str) -> str:
     """The last path segment of an artifact URI: the name its copy gets."""
     tail = uri.rstrip("/").rpartition("/")[2]
-    if not tail or "/" in _check_rel(tail) or ":" in tail:
+    if not tail or "/" in check_rel(tail) or ":" in tail:
         raise ArtifactError(f"{uri}: no usable file name in the artifact URI")
     return tail
 

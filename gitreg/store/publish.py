@@ -15,21 +15,21 @@ from typing import Any, NamedTuple
 from gitreg.errors import ArtifactError
 from gitreg.layout import check_name
 from gitreg.manifest import ArtifactRef, FileEntry
-from gitreg.store.integrity import _check, _check_file, _publish_file
-from gitreg.store.locations import _check_rel, _file_path, _scheme, check_uri, redact
-from gitreg.store.readers import _Local, _Remote, describe_local
+from gitreg.store.integrity import check_bytes, check_file, publish_file
+from gitreg.store.locations import check_rel, check_uri, file_path, redact, scheme_of
+from gitreg.store.readers import LocalSource, RemoteSource, describe_local
 from gitreg.store.transfer import (
-    _NO_PROGRESS,
     _REMOTE_BLOCK,
+    NO_PROGRESS,
     Progress,
+    ProgressFanIn,
     _discard,
-    _errors,
-    _fs,
     _open_local,
-    _parallel,
-    _Progress,
-    _pump,
     _same,
+    open_fs,
+    parallel,
+    pump,
+    translated_errors,
 )
 
 
@@ -56,14 +56,14 @@ def upload(
     """
     check_name(name)
     check_uri(store)
-    prog = _Progress(progress)
+    prog = ProgressFanIn(progress)
     src = Path(os.path.abspath(path))
     ref = describe_local(src, prog)
-    key = f"{name}/sha256/{ref.digest.removeprefix('sha256:')}/{_check_rel(src.name)}"
+    key = f"{name}/sha256/{ref.digest.removeprefix('sha256:')}/{check_rel(src.name)}"
     entries = ref.files or (FileEntry(path="", size=ref.size, digest=ref.digest),)
-    with _errors(redact(store)):
-        if _scheme(store) == "file":
-            root = _file_path(store)
+    with translated_errors(redact(store)):
+        if scheme_of(store) == "file":
+            root = file_path(store)
             job = _Job(src, replace(ref, uri=(root / key).as_uri()), entries, name, key, prog)
             return _upload_local(job, root)
         uri = f"{store.rstrip('/')}/{key}"
@@ -79,8 +79,8 @@ def _copy_in(
     job: _Job, entry: FileEntry, write: Callable[[Any], object], cancel: threading.Event
 ) -> None:
     """Stream one source file into ``write``, checking it is still what was described."""
-    with _errors(str(job.src)), _open_local(_join(job.src, entry.path)) as f:
-        hexdigest, size = _pump(f, None, (write,), job.prog, cancel)
+    with translated_errors(str(job.src)), _open_local(_join(job.src, entry.path)) as f:
+        hexdigest, size = pump(f, None, (write,), job.prog, cancel)
     if "sha256:" + hexdigest != entry.digest or size != entry.size:
         raise ArtifactError(f"{_join(job.src, entry.path)} changed while it was being uploaded")
 
@@ -90,9 +90,9 @@ def _upload_local(job: _Job, root: Path) -> ArtifactRef:
     final = root / job.key
 
     def stored() -> bool:  # re-hash what is there: cheap on a local disk
-        kind = _Local(final).kind()
+        kind = LocalSource(final).kind()
         return kind is not None and _same(
-            lambda: _check(job.ref, _Local(final), kind, _NO_PROGRESS)
+            lambda: check_bytes(job.ref, LocalSource(final), kind, NO_PROGRESS)
         )
 
     differs = ArtifactError(f"{job.ref.uri}: artifact exists with different content")
@@ -112,13 +112,15 @@ def _upload_local(job: _Job, root: Path) -> ArtifactRef:
                 _copy_in(job, entry, f.write, cancel)
                 f.flush()
                 os.fsync(f.fileno())
-            _check_file(_Local(target), replace(entry, path=""), None, str(target), cancel=cancel)
+            check_file(
+                LocalSource(target), replace(entry, path=""), None, str(target), cancel=cancel
+            )
             os.chmod(target, 0o444)
 
-        _parallel(copy, job.entries)
+        parallel(copy, job.entries)
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.rename(staged, final) if job.ref.is_dir else _publish_file(staged, final)
+            os.rename(staged, final) if job.ref.is_dir else publish_file(staged, final)
         except OSError as e:  # someone else published first
             if not stored():
                 raise differs from e
@@ -133,14 +135,14 @@ def _upload_local(job: _Job, root: Path) -> ArtifactRef:
 def _seal(folder: Path) -> None:
     """Make a published folder read-only, sub-folders first (files already are): nothing
     that reads a model in place (MLflow writes ``registered_model_meta``) can add to it."""
-    with _errors(str(folder)):
+    with translated_errors(str(folder)):
         for dirpath, _dirs, _files in os.walk(folder, topdown=False):
             os.chmod(dirpath, 0o555)
 
 
 def _upload_fs(job: _Job, store: str, storage_options: Mapping[str, Any] | None) -> ArtifactRef:
-    fs, root = _fs(store, storage_options)
-    r = _Remote(fs, f"{root}/{job.key}")
+    fs, root = open_fs(store, storage_options)
+    r = RemoteSource(fs, f"{root}/{job.key}")
     want = {e.path: e.size for e in job.entries}
     differs = ArtifactError(f"{redact(job.ref.uri)}: artifact exists with different content")
 
@@ -153,12 +155,12 @@ def _upload_fs(job: _Job, store: str, storage_options: Mapping[str, Any] | None)
     if any(want.get(rel) != size for rel, size in have.items()):
         raise differs
     there = [e for e in job.entries if e.path in have]
-    if _scheme(store) == "memory" and not _same(
-        lambda: [_check_file(r, e, None, "") for e in there]
+    if scheme_of(store) == "memory" and not _same(
+        lambda: [check_file(r, e, None, "") for e in there]
     ):
         raise differs
     todo = [e for e in job.entries if e.path not in have]
-    if todo and _scheme(store) == "s3":
+    if todo and scheme_of(store) == "s3":
         _send_conditional(job, fs, todo, r.root, storage_options)
     elif todo:
         _send_staged(job, fs, todo, root)
@@ -185,7 +187,7 @@ def _send_conditional(
         f.close()  # sends the last part; nothing is visible until commit
 
     try:
-        _parallel(send, todo)
+        parallel(send, todo)
         while pending:
             try:
                 pending[-1].commit()
@@ -211,11 +213,11 @@ def _send_staged(job: _Job, fs: Any, todo: Sequence[FileEntry], root: str) -> No
                 raise
             f.close()
 
-        _parallel(send, todo)
-        r = _Remote(fs, staging)
+        parallel(send, todo)
+        r = RemoteSource(fs, staging)
         for entry in todo:
-            if _scheme(job.ref.uri) == "memory":  # re-reading is free only in memory
-                _check_file(r, entry, None, _join(staging, entry.path))
+            if scheme_of(job.ref.uri) == "memory":  # re-reading is free only in memory
+                check_file(r, entry, None, _join(staging, entry.path))
             elif r.size(entry.path) != entry.size:
                 raise ArtifactError(f"{_join(staging, entry.path)}: staged size is wrong")
         for entry in todo:

@@ -13,16 +13,16 @@ from typing import IO, Any
 
 from gitreg.errors import ArtifactError
 from gitreg.manifest import ArtifactRef, FileEntry
-from gitreg.store.locations import _check_rel, _file_path, _scheme, check_uri, redact
+from gitreg.store.locations import check_rel, check_uri, file_path, redact, scheme_of
 from gitreg.store.transfer import (
     _REMOTE_BLOCK,
     Progress,
-    _errors,
-    _fs,
+    ProgressFanIn,
     _open_local,
-    _parallel,
-    _Progress,
-    _pump,
+    open_fs,
+    parallel,
+    pump,
+    translated_errors,
 )
 
 
@@ -49,7 +49,7 @@ def _kind(mode: int, shown: str) -> str:
     raise ArtifactError(f"{shown} is not a regular file or folder")
 
 
-class _Local:
+class LocalSource:
     """Read side of a local file or folder: lstat only, links never followed."""
 
     def __init__(self, root: Path) -> None:
@@ -74,7 +74,7 @@ class _Local:
                     if _kind(st.st_mode, entry.path) == "dir":
                         stack.append((Path(entry.path), f"{prefix}{entry.name}/"))
                     else:
-                        out.append((_check_rel(prefix + entry.name), st.st_size))
+                        out.append((check_rel(prefix + entry.name), st.st_size))
         return sorted(out)
 
     def size(self, rel: str) -> int:
@@ -87,7 +87,7 @@ class _Local:
         return _open_local(self._path(rel))
 
 
-class _Remote:
+class RemoteSource:
     """Read side of an fsspec location (caches invalidated when it is made)."""
 
     def __init__(self, fs: Any, root: str, block: int = _REMOTE_BLOCK) -> None:
@@ -107,7 +107,7 @@ class _Remote:
         found = self.fs.find(self.root, detail=True)
         start = len(self.root) + 1
         return sorted(
-            (_check_rel(name[start:]), int(info["size"]))
+            (check_rel(name[start:]), int(info["size"]))
             for name, info in found.items()
             if info["type"] == "file"
             and name.startswith(self.root + "/")
@@ -122,24 +122,26 @@ class _Remote:
         return f
 
 
-def _reader(uri: str, storage_options: Mapping[str, Any] | None) -> _Local | _Remote:
-    if _scheme(uri) == "file":
-        return _Local(_file_path(uri))
-    fs, root = _fs(uri, storage_options)
-    return _Remote(fs, root, (storage_options or {}).get("default_block_size", _REMOTE_BLOCK))
+def reader_for(uri: str, storage_options: Mapping[str, Any] | None) -> LocalSource | RemoteSource:
+    if scheme_of(uri) == "file":
+        return LocalSource(file_path(uri))
+    fs, root = open_fs(uri, storage_options)
+    return RemoteSource(fs, root, (storage_options or {}).get("default_block_size", _REMOTE_BLOCK))
 
 
 # ---------------------------------------------------------------- describe
 
 
-def _describe(r: _Local | _Remote, uri: str, shown: str, progress: Progress) -> ArtifactRef:
+def _describe(
+    r: LocalSource | RemoteSource, uri: str, shown: str, progress: Progress
+) -> ArtifactRef:
     kind = r.kind()
     if kind is None:
         raise ArtifactError(f"{shown} does not exist")
 
     def one(item: tuple[str, int], cancel: threading.Event) -> FileEntry:
-        with _errors(f"{shown}/{item[0]}" if item[0] else shown), r.open(item[0]) as src:
-            hexdigest, size = _pump(src, None, (), progress, cancel)
+        with translated_errors(f"{shown}/{item[0]}" if item[0] else shown), r.open(item[0]) as src:
+            hexdigest, size = pump(src, None, (), progress, cancel)
         return FileEntry(path=item[0], size=size, digest="sha256:" + hexdigest)
 
     if kind == "file":
@@ -148,7 +150,7 @@ def _describe(r: _Local | _Remote, uri: str, shown: str, progress: Progress) -> 
     listing = r.listing()
     if not listing:
         raise ArtifactError(f"{shown} is an empty folder")
-    files = tuple(_parallel(one, listing))
+    files = tuple(parallel(one, listing))
     return ArtifactRef(
         uri=uri, digest=listing_digest(files), size=sum(f.size for f in files), files=files
     )
@@ -159,13 +161,15 @@ def describe(
 ) -> ArtifactRef:
     """Digest and size of the object, or of every file under the folder/prefix, at ``uri``."""
     check_uri(uri)
-    with _errors(redact(uri)):
-        return _describe(_reader(uri, storage_options), uri, redact(uri), _Progress(progress))
+    with translated_errors(redact(uri)):
+        return _describe(
+            reader_for(uri, storage_options), uri, redact(uri), ProgressFanIn(progress)
+        )
 
 
 def describe_local(path: Path, progress: Progress | None = None) -> ArtifactRef:
     """Like ``describe`` for a local path, with hashlib and os only (the fast path)."""
     path = Path(os.path.abspath(path))
-    with _errors(str(path)):
+    with translated_errors(str(path)):
         uri = (path.parent.resolve() / path.name).as_uri()
-        return _describe(_Local(path), uri, str(path), _Progress(progress))
+        return _describe(LocalSource(path), uri, str(path), ProgressFanIn(progress))

@@ -28,7 +28,7 @@ class _Cancelled(Exception):
     """A sibling worker failed; stop early."""
 
 
-class _Progress:
+class ProgressFanIn:
     def __init__(self, callback: Progress | None) -> None:
         self.callback, self.lock = callback, threading.Lock()
 
@@ -38,7 +38,7 @@ class _Progress:
                 self.callback(n)
 
 
-_NO_PROGRESS = _Progress(None)
+NO_PROGRESS = ProgressFanIn(None)
 
 
 def _same(check: Callable[[], object]) -> bool:
@@ -57,7 +57,7 @@ def _is_io_error(e: BaseException) -> bool:
 
 
 @contextmanager
-def _errors(shown: str) -> Iterator[None]:
+def translated_errors(shown: str) -> Iterator[None]:
     """Turn third-party I/O errors into ArtifactError naming ``shown``."""
     try:
         yield
@@ -72,7 +72,7 @@ def _errors(shown: str) -> Iterator[None]:
         raise ArtifactError(f"{shown}: {reason}") from e
 
 
-def _parallel(fn: Callable[[_T, threading.Event], _R], items: Sequence[_T]) -> list[_R]:
+def parallel(fn: Callable[[_T, threading.Event], _R], items: Sequence[_T]) -> list[_R]:
     """``fn`` over ``items`` on a few threads; the first failure cancels the rest."""
     cancel = threading.Event()
     if len(items) <= 1:
@@ -102,7 +102,7 @@ def _parallel(fn: Callable[[_T, threading.Event], _R], items: Sequence[_T]) -> l
 _buffers = threading.local()
 
 
-def _pump(
+def pump(
     src: IO[bytes], limit: int | None, sinks: Sequence[Callable[[Any], object]],
     progress: Progress, cancel: threading.Event | None = None,
 ) -> tuple[str, int]:  # fmt: skip
@@ -137,7 +137,7 @@ def _open_local(path: Path) -> IO[bytes]:
     return os.fdopen(fd, "rb", buffering=0)
 
 
-def _fs(uri: str, storage_options: Mapping[str, Any] | None) -> tuple[Any, str]:
+def open_fs(uri: str, storage_options: Mapping[str, Any] | None) -> tuple[Any, str]:
     import fsspec  # noqa: PLC0415 (the only fsspec import, when bytes move)
 
     fs, path = fsspec.core.url_to_fs(uri, **(storage_options or {}))
