@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,3 +112,33 @@ def test_a_write_skips_revalidating_an_unchanged_config_but_never_a_changed_one(
     cfg.write_text(cfg.read_text().replace("surprise: 1\n", ""))
     Registry(reg.root).set_tag("a", "k", "w")
     assert reg.get_model("a").tags == {"k": "w"}
+
+
+def reference_search(reg: Registry, text: str, order: list[str], limit: int | None) -> list[Any]:
+    """The plain evaluator: every version's row, filtered in Python, sorted in full."""
+    from gitreg.query import search
+    from gitreg.query.rows import VersionRow
+
+    flt, rows = search.parse(text), []
+    for model, versions in reg.catalog():
+        for mv in versions:
+            aliases = tuple(sorted(a for a, v in model.aliases.items() if v == mv.version))
+            row = VersionRow(mv.to_dict(), aliases)
+            if flt.matches(row):
+                rows.append(row)
+    kept = search.sort_records(rows, order)[:limit]
+    return [(r.data, r.aliases) for r in kept]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("order", [[], ["metrics.auc DESC"], ["version_number"], ["name DESC"]])
+@pytest.mark.parametrize("limit", [None, 1, 2, 4, 100])
+def test_search_records_equal_the_plain_evaluator(
+    reg: Registry, order: list[str], limit: int | None
+) -> None:
+    reg.set_alias("a", "best", 1)
+    reg.set_alias("a", "also", 1)
+    for text in ["", *FILTERS, "alias = 'best'", "metrics.auc >= 0.1"]:
+        want = reference_search(reg, text, order, limit)
+        assert reg.search_version_records(text, order, limit) == want, (text, order, limit)
+        got = [v.to_dict() for v in reg.search_versions(text, order, limit)]
+        assert got == [d for d, _ in want]

@@ -19,6 +19,7 @@ from gitreg.cli.app import (
     table,
     version_json,
 )
+from gitreg.cli.jsonout import write_list
 from gitreg.cli.progress import progress, quiet_option
 from gitreg.manifest import ModelVersion
 
@@ -163,28 +164,28 @@ def search_(
                 [[m.name, m.last_version, brief(m.description)] for m in found],
             )
         return
-    versions = reg.search_versions(filter_string, order_by, max_results)
-    names = {v.name for v in versions}
-    # past a few models, one pass over every model.yaml beats a lookup for each
-    owners = reg.catalog(names if len(names) <= 64 else None, versions=False)
-    aliases = {m.name: aliases_of(m) for m, _ in owners}
-    if as_json:
-        emit([version_json(v, aliases.get(v.name, {}).get(v.version, [])) for v in versions])
+    records = reg.search_version_records(filter_string, order_by, max_results)
+    if as_json:  # the stored dict is version_json's, aliases last; streamed
+        write_list(({**d, "aliases": list(al)} for d, al in records), _echo)
         return
     table(
         ["NAME", "VERSION", "STAGE", "ALIASES", "CREATED", "RUN"],
         [
             [
-                v.name,
-                v.version,
-                v.stage,
-                ",".join(aliases.get(v.name, {}).get(v.version, [])),
-                v.created_at,
-                v.lineage.get("run_id", ""),
+                d["name"],
+                d["version"],
+                d["stage"],
+                ",".join(a),
+                d["created_at"],
+                d["lineage"].get("run_id", ""),
             ]
-            for v in versions
+            for d, a in records
         ],
     )
+
+
+def _echo(text: str) -> None:
+    click.echo(text, nl=False)
 
 
 @cli.command()
