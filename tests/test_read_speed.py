@@ -142,3 +142,26 @@ def test_search_records_equal_the_plain_evaluator(
         assert reg.search_version_records(text, order, limit) == want, (text, order, limit)
         got = [v.to_dict() for v in reg.search_versions(text, order, limit)]
         assert got == [d for d, _ in want]
+
+
+def test_search_texts_are_the_json_of_the_records_first_time_and_from_the_index(
+    reg: Registry,
+) -> None:
+    from gitreg.query import jsontext, texts
+
+    reg.set_alias("b", "best", 2)
+    head = reg.git.run("rev-parse", "HEAD").strip()
+    for view in (reg, reg.at(ref=head)):
+        for text, order, limit in [("", [], None), ("metrics.auc > 0", ["name DESC"], 4)]:
+            want = [
+                jsontext.render_item({**d, "aliases": list(a)})
+                for d, a in view.search_version_records(text, order, limit)
+            ]
+            assert list(view.search_version_texts(text, order, limit)) == want
+            assert list(view.search_version_texts(text, order, limit)) == want  # stored
+    index = reg._index
+    assert index is not None
+    assert len(texts.stored(index, {"nope"})) == 0
+    db = index.connection()
+    assert db is not None
+    assert db.execute("SELECT count(*) FROM texts").fetchone()[0] == 9  # one per blob

@@ -19,9 +19,9 @@ from gitreg.cli.app import (
     table,
     version_json,
 )
-from gitreg.cli.jsonout import write_list
 from gitreg.cli.progress import progress, quiet_option
 from gitreg.manifest import ModelVersion
+from gitreg.query.jsontext import write_texts
 
 
 @cli.command("list")
@@ -164,10 +164,10 @@ def search_(
                 [[m.name, m.last_version, brief(m.description)] for m in found],
             )
         return
-    records = reg.search_version_records(filter_string, order_by, max_results)
-    if as_json:  # the stored dict is version_json's, aliases last; streamed
-        write_list(({**d, "aliases": list(al)} for d, al in records), _echo)
+    if as_json:  # version_json's text of each, rendered once per blob, streamed
+        write_texts(reg.search_version_texts(filter_string, order_by, max_results), _echo)
         return
+    records = reg.search_version_records(filter_string, order_by, max_results)
     table(
         ["NAME", "VERSION", "STAGE", "ALIASES", "CREATED", "RUN"],
         [

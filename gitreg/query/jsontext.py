@@ -74,21 +74,31 @@ def _render(o: Any, pad: str, out: list[str]) -> None:
 
 def render_item(item: Any) -> str:
     """``item`` as ``json.dumps`` renders an element of a top-level list with indent 2."""
-    out: list[str] = []
     try:
-        _render(item, "  ", out)
+        return render_at(item, "  ")
     except _Unusual:
         return json.dumps([item], indent=2, ensure_ascii=False)[4:-2]
+
+
+def render_at(o: Any, pad: str) -> str:
+    """``o`` nested at indent ``pad``, for plain data (``_Unusual`` for anything else)."""
+    out: list[str] = []
+    _render(o, pad, out)
     return "".join(out)
 
 
 def write_list(items: Iterable[Any], write: Callable[[str], Any]) -> None:
     """Write ``json.dumps(list(items), indent=2, ensure_ascii=False)`` and a newline
     through ``write``, a chunk of items at a time."""
+    write_texts(map(render_item, items), write)
+
+
+def write_texts(texts: Iterable[str], write: Callable[[str], Any]) -> None:
+    """``write_list`` for items already rendered by ``render_item``."""
     chunk: list[str] = []
     first = True
-    for item in items:
-        chunk.append(("[\n  " if first else ",\n  ") + render_item(item))
+    for text in texts:
+        chunk.append(("[\n  " if first else ",\n  ") + text)
         first = False
         if len(chunk) >= _CHUNK:
             write("".join(chunk))

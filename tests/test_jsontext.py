@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitreg.cli import jsonout
+from gitreg.query import jsontext as jsonout
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text()
 values = st.recursive(
@@ -54,3 +54,19 @@ def test_a_value_of_another_type_goes_to_the_standard_encoder() -> None:
     assert dumped(items) == json.dumps(items, indent=2, ensure_ascii=False) + "\n"
     with pytest.raises(TypeError):
         dumped([{"k": object()}])
+
+
+@given(
+    st.dictionaries(st.text(max_size=5), values, min_size=1, max_size=4),
+    st.lists(st.text(max_size=6), max_size=3),
+)
+def test_aliases_spliced_into_a_stored_text_read_as_rendered_whole(
+    data: dict[str, Any], aliases: list[str]
+) -> None:
+    from gitreg.query import texts
+
+    data.pop("aliases", None)
+    if not data:
+        return
+    whole = jsonout.render_item({**data, "aliases": aliases})
+    assert texts.with_aliases(texts.text_of(data), aliases) == whole
