@@ -36,7 +36,7 @@ OPS = [
     "resolve @champion",
     "resolve /Production (stage scan)",
     "register (no upload)",
-    "search all versions",
+    "search all versions (--json)",
     "search name = 'x'",
     "list models",
     "Registry.register in-process",
@@ -45,8 +45,10 @@ OPS = [
     "first query after clone (index build)",
     "check --base, PR touching one model",
     "peak memory of read commands",
+    "search metrics filter, top 10",
 ]
 INPROC = {OPS[6]: "register", OPS[7]: "search-all", OPS[8]: "search-name"}
+TOP10 = ["--order-by", "metrics.val_auc DESC", "--max-results", "10"]
 GTO_MAX = 10_000  # GTO took 54 s a command at 10,000 versions; 100,000 would take hours
 Cell = float | str  # ms, or why there is no figure
 
@@ -118,9 +120,10 @@ def bench_gitreg(root: Path, art: str, runs: int, env: dict[str, str]) -> dict[s
     reads = {
         OPS[0]: [*g, "resolve", f"models:/{m}@champion"],
         OPS[1]: [*g, "resolve", f"models:/{m}/Production"],
-        OPS[3]: [*g, "search"],
+        OPS[3]: [*g, "search", "--json"],
         OPS[4]: [*g, "search", f"name = '{m}'"],
         OPS[5]: [*g, "list"],
+        OPS[12]: [*g, "search", "metrics.val_auc > 0.9", *TOP10],
     }
     out: dict[str, Cell] = {op: whole(cmd, runs, env) for op, cmd in reads.items()}
     peak = max(peak_mb(cmd, env) for cmd in reads.values())
