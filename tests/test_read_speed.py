@@ -152,7 +152,8 @@ def test_search_texts_are_the_json_of_the_records_first_time_and_from_the_index(
     reg.set_alias("b", "best", 2)
     head = reg.git.run("rev-parse", "HEAD").strip()
     for view in (reg, reg.at(ref=head)):
-        for text, order, limit in [("", [], None), ("metrics.auc > 0", ["name DESC"], 4)]:
+        cases = [("", [], None), ("", [], 2), ("", [], 100), ("metrics.auc > 0", ["name DESC"], 4)]
+        for text, order, limit in cases:
             want = [
                 jsontext.render_item({**d, "aliases": list(a)})
                 for d, a in view.search_version_records(text, order, limit)
@@ -165,3 +166,12 @@ def test_search_texts_are_the_json_of_the_records_first_time_and_from_the_index(
     db = index.connection()
     assert db is not None
     assert db.execute("SELECT count(*) FROM texts").fetchone()[0] == 9  # one per blob
+
+
+def test_a_copied_version_file_is_refused_even_when_its_text_is_kept(reg: Registry) -> None:
+    list(reg.search_version_texts(""))  # every text kept, 1.yaml's included
+    folder = reg.root / "models" / "a" / "versions"
+    (folder / "4.yaml").write_bytes((folder / "1.yaml").read_bytes())
+    for text in ("", "name = 'a'"):
+        with pytest.raises(ManifestError, match=r"4\.yaml"):
+            list(reg.search_version_texts(text))

@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS blobs (oid TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, oid TEXT NOT NULL, sig TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS texts (oid TEXT PRIMARY KEY, text TEXT NOT NULL);
 """
-Build = Callable[[str, dict[str, Any]], Any]  # (registry path, canonical dict) -> object
+Build = Callable[[str, bytes], Any]  # (registry path, stored record: marshal of its dict) -> object
 
 
 def blob_id(raw: bytes) -> str:
@@ -77,10 +77,10 @@ class Index:
         build: Build,
         oids: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """``build(path, record)`` for each registry file of the model folders ``names``
+        """``build(path, stored record)`` for each registry file of the model folders ``names``
         (every one if None) in the work tree at ``root`` (their model.yaml only, unless
         ``versions``), each file's bytes read only if its stat changed. Each record is
-        built as it is decoded, so 100,000 of them are never all in memory as dicts.
+        built as it is read, so 100,000 of them are never all in memory as dicts.
         ``oids``, if given, gets each file's blob id (what ``texts`` is keyed by)."""
         found = _walk(root, names, versions)  # emptied as answered, to bound memory
         out: dict[str, Any] = {}
@@ -91,7 +91,7 @@ class Index:
             if here is None:
                 gone.append(path)
             elif data is not None and sig and here[0] == sig:
-                out[path] = build(path, marshal.loads(data))
+                out[path] = build(path, data)
                 if oids is not None:
                     oids[path] = oid
             else:
@@ -103,7 +103,7 @@ class Index:
         datas = dict(self._blobs(set(read_oids.values())))
         parsed = _parse_all({p: raw for p, raw in read.items() if read_oids[p] not in datas})
         for path in sorted(read):
-            out[path] = build(path, marshal.loads(datas.get(read_oids[path]) or parsed[path]))
+            out[path] = build(path, datas.get(read_oids[path]) or parsed[path])
         if oids is not None:
             oids.update(read_oids)
         fresh = {
@@ -140,7 +140,7 @@ class Index:
         return marshal.loads(blob)  # type: ignore[no-any-return]
 
     def commit(self, entries: dict[str, str], read: Any, build: Build) -> dict[str, Any]:
-        """``build(path, record)`` for each of ``entries`` (path -> blob id, as ``git
+        """``build(path, stored record)`` for each of ``entries`` (path -> blob id, as ``git
         ls-tree`` lists them), reading with ``read(path)`` only the blobs the index has
         never seen."""
         paths: dict[str, list[str]] = {}
@@ -149,11 +149,11 @@ class Index:
         out: dict[str, Any] = {}
         for oid, data in self._blobs(set(paths)):
             for path in paths.pop(oid):
-                out[path] = build(path, marshal.loads(data))
+                out[path] = build(path, data)
         unparsed = {p: raw for ps in paths.values() for p in ps if (raw := read(p)) is not None}
         parsed = _parse_all(unparsed)
         for path, data in parsed.items():
-            out[path] = build(path, marshal.loads(data))
+            out[path] = build(path, data)
         self._save({entries[p]: d for p, d in parsed.items()}, {}, gone=())
         return out
 

@@ -5,6 +5,7 @@ one. The public face over it is ``registry.RegistryView``."""
 
 from __future__ import annotations
 
+import marshal
 import os
 from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
@@ -285,21 +286,7 @@ class Reader:
         (``query.texts``)."""
         from gitreg.query import texts
 
-        oids: dict[str, str] = {}
-        found = self._search_records(filter, order_by, max_results, oids)
-        keys = [oids.get(version_path(d["name"], d["version"])) for d, _ in found]
-        idx = self._index
-        have = texts.stored(idx, {k for k in keys if k}) if idx is not None else {}
-        new = {}
-        for (data, aliases), key in zip(found, keys, strict=True):
-            text = have.get(key) if key else None
-            if text is None:
-                text = texts.text_of(data)
-                if key:
-                    new[key] = text
-            yield texts.with_aliases(text, aliases)
-        if idx is not None:
-            texts.store(idx, new)
+        return texts.search_texts(self, filter, list(order_by), max_results)
 
     def _search_records(
         self,
@@ -355,13 +342,15 @@ def newest_per_stage(versions: Iterable[V], stages: Iterable[str] | None = None)
     return sorted(newest.values(), key=lambda mv: mv.version)
 
 
-def _build(path: str, data: dict[str, Any]) -> RegisteredModel | ModelVersion:
+def _build(path: str, stored: bytes) -> RegisteredModel | ModelVersion:
+    data = marshal.loads(stored)
     if path.endswith("/model.yaml"):
         return RegisteredModel.from_index(data)
     return ModelVersion.from_index(data)
 
 
-def _head(path: str, data: dict[str, Any]) -> RegisteredModel | Head:
+def _head(path: str, stored: bytes) -> RegisteredModel | Head:
+    data = marshal.loads(stored)
     if path.endswith("/model.yaml"):
         return RegisteredModel.from_index(data)
     return Head(data["name"], data["version"], data["stage"])

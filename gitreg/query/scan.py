@@ -5,6 +5,7 @@ a filter pins (so a search reads only those folders)."""
 from __future__ import annotations
 
 import gc
+import marshal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -23,10 +24,27 @@ class VersionData(NamedTuple):
     data: dict[str, Any]
 
 
-def as_data(path: str, data: dict[str, Any]) -> RegisteredModel | VersionData:
+def as_data(path: str, stored: bytes) -> RegisteredModel | VersionData:
+    data = marshal.loads(stored)
     if path.endswith("/model.yaml"):
         return RegisteredModel.from_index(data)
     return VersionData(data["name"], data["version"], data)
+
+
+class StoredVersion(NamedTuple):
+    """A version known by its path, its stored record not decoded: what listing every
+    version's text needs (``query.texts`` checks the path against the record)."""
+
+    name: str
+    version: int
+    stored: bytes
+
+
+def as_stored(path: str, stored: bytes) -> RegisteredModel | StoredVersion:
+    if path.endswith("/model.yaml"):
+        return RegisteredModel.from_index(marshal.loads(stored))
+    _, name, _, file = path.split("/")
+    return StoredVersion(name, int(file[:-5]), stored)
 
 
 @contextmanager
