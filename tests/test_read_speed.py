@@ -172,6 +172,6 @@ def test_a_copied_version_file_is_refused_even_when_its_text_is_kept(reg: Regist
     list(reg.search_version_texts(""))  # every text kept, 1.yaml's included
     folder = reg.root / "models" / "a" / "versions"
     (folder / "4.yaml").write_bytes((folder / "1.yaml").read_bytes())
-    for text in ("", "name = 'a'"):
+    for text in ("", "name = 'a'", "metrics.auc > 5"):
         with pytest.raises(ManifestError, match=r"4\.yaml"):
             list(reg.search_version_texts(text))

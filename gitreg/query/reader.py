@@ -30,7 +30,7 @@ from gitreg.layout import (
 )
 from gitreg.manifest import ModelVersion, RegisteredModel
 from gitreg.query.rows import VersionRow, model_row
-from gitreg.query.scan import as_data, bulk, only_names
+from gitreg.query.scan import bulk, only_names, prefiltered
 from gitreg.repo.git import Git
 from gitreg.repo.tree import CommitTree
 
@@ -301,13 +301,16 @@ class Reader:
         order = list(order_by)
         with bulk():
             rows = []
-            for model, versions in self._catalog(only_names(flt.node), True, as_data, oids):
+            build = prefiltered(flt)
+            for model, versions in self._catalog(only_names(flt.node), True, build, oids):
                 by_version: dict[int, list[str]] = {}
                 for alias, v in sorted(model.aliases.items()):
                     by_version.setdefault(v, []).append(alias)
                 # the catalog is by name, oldest first: newest first is the default order
                 for vd in versions if order else reversed(versions):
                     data = vd.to_dict() if isinstance(vd, ModelVersion) else vd.data
+                    if data is None:
+                        continue  # ruled out as it was read
                     row = VersionRow(data, tuple(by_version.get(vd.version, ())))
                     if flt.matches(row):
                         rows.append(row)

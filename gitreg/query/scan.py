@@ -6,22 +6,24 @@ from __future__ import annotations
 
 import gc
 import marshal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gitreg.manifest import RegisteredModel
+from gitreg.query.rows import VersionRow
 
 if TYPE_CHECKING:
     from gitreg.query import search
 
 
 class VersionData(NamedTuple):
-    """A version's number and canonical dict, as a search reads it."""
+    """A version's number and canonical dict, as a search reads it (None: the search's
+    filter ruled it out as it was read, see ``prefiltered``)."""
 
     name: str
     version: int
-    data: dict[str, Any]
+    data: dict[str, Any] | None
 
 
 def as_data(path: str, stored: bytes) -> RegisteredModel | VersionData:
@@ -29,6 +31,36 @@ def as_data(path: str, stored: bytes) -> RegisteredModel | VersionData:
     if path.endswith("/model.yaml"):
         return RegisteredModel.from_index(data)
     return VersionData(data["name"], data["version"], data)
+
+
+def prefiltered(flt: search.Filter) -> Callable[[str, bytes], RegisteredModel | VersionData]:
+    """``as_data``, but a version ``flt`` does not match is kept without its dict, so a
+    search of 100,000 versions holds only the ones it may return. Not where ``flt`` reads
+    aliases (they are in model.yaml, which may come later), and not for a file whose
+    record names another path (the catalog reads it again to say where)."""
+    if flt.node is None or _reads_aliases(flt.node):
+        return as_data
+
+    def build(path: str, stored: bytes) -> RegisteredModel | VersionData:
+        record = as_data(path, stored)
+        if (
+            isinstance(record, VersionData)
+            and record.data is not None
+            and path == f"models/{record.name}/versions/{record.version}.yaml"
+            and not flt.matches(VersionRow(record.data, ()))
+        ):
+            return VersionData(record.name, record.version, None)
+        return record
+
+    return build
+
+
+def _reads_aliases(node: search.Node) -> bool:
+    from gitreg.query import search
+
+    if isinstance(node, search.Compare):
+        return node.field == search.Field("attr", "aliases")
+    return any(_reads_aliases(item) for item in node.items)
 
 
 class StoredVersion(NamedTuple):
