@@ -123,11 +123,11 @@ def reference_search(reg: Registry, text: str, order: list[str], limit: int | No
     for model, versions in reg.catalog():
         for mv in versions:
             aliases = tuple(sorted(a for a, v in model.aliases.items() if v == mv.version))
-            row = VersionRow(mv.to_dict(), aliases)
+            row = VersionRow(mv, aliases)
             if flt.matches(row):
                 rows.append(row)
     kept = search.sort_records(rows, order)[:limit]
-    return [(r.data, r.aliases) for r in kept]  # type: ignore[attr-defined]
+    return [(r.version, r.aliases) for r in kept]  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("order", [[], ["metrics.auc DESC"], ["version_number"], ["name DESC"]])
@@ -140,8 +140,7 @@ def test_search_records_equal_the_plain_evaluator(
     for text in ["", *FILTERS, "alias = 'best'", "metrics.auc >= 0.1"]:
         want = reference_search(reg, text, order, limit)
         assert reg.search_version_records(text, order, limit) == want, (text, order, limit)
-        got = [v.to_dict() for v in reg.search_versions(text, order, limit)]
-        assert got == [d for d, _ in want]
+        assert reg.search_versions(text, order, limit) == [mv for mv, _ in want]
 
 
 def test_search_texts_are_the_json_of_the_records_first_time_and_from_the_index(
@@ -155,8 +154,8 @@ def test_search_texts_are_the_json_of_the_records_first_time_and_from_the_index(
         cases = [("", [], None), ("", [], 2), ("", [], 100), ("metrics.auc > 0", ["name DESC"], 4)]
         for text, order, limit in cases:
             want = [
-                jsontext.render_item({**d, "aliases": list(a)})
-                for d, a in view.search_version_records(text, order, limit)
+                jsontext.render_item({**mv.to_dict(), "aliases": list(a)})
+                for mv, a in view.search_version_records(text, order, limit)
             ]
             assert list(view.search_version_texts(text, order, limit)) == want
             assert list(view.search_version_texts(text, order, limit)) == want  # stored

@@ -172,14 +172,14 @@ def search_(
         ["NAME", "VERSION", "STAGE", "ALIASES", "CREATED", "RUN"],
         [
             [
-                d["name"],
-                d["version"],
-                d["stage"],
+                v.name,
+                v.version,
+                v.stage,
                 ",".join(a),
-                d["created_at"],
-                d["lineage"].get("run_id", ""),
+                v.created_at,
+                v.lineage.get("run_id", ""),
             ]
-            for d, a in records
+            for v, a in records
         ],
     )
 

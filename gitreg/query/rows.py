@@ -1,16 +1,14 @@
 """Search rows: versions and models as the search module sees them, under MLflow's
-field names (``name``, ``version_number``, ``creation_timestamp`` ...). A version's row
-reads its canonical dict (``ModelVersion.to_dict()``, as the query index stores it), so a
-search builds no object for a version it does not return."""
+field names (``name``, ``version_number``, ``creation_timestamp`` ...)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
-from operator import itemgetter
+from operator import attrgetter
 from typing import Any
 
-from gitreg.manifest import RegisteredModel
+from gitreg.manifest import ModelVersion, RegisteredModel
 
 
 def millis(ts: str) -> int:
@@ -19,19 +17,18 @@ def millis(ts: str) -> int:
     return int(datetime.fromisoformat(ts[:19]).replace(tzinfo=timezone.utc).timestamp() * 1000)
 
 
-Data = dict[str, Any]  # a version's canonical dict
-_VERSION_FIELDS: dict[str, Callable[[Data], Any]] = {
-    "name": itemgetter("name"),
-    "version_number": itemgetter("version"),
-    "stage": itemgetter("stage"),
-    "run_id": lambda d: d["lineage"].get("run_id"),
-    "source_path": lambda d: d["artifact"]["uri"],
-    "description": itemgetter("description"),
-    "creation_timestamp": lambda d: millis(d["created_at"]),
-    "last_updated_timestamp": lambda d: millis(d["created_at"]),
-    "tags": itemgetter("tags"),
-    "metrics": itemgetter("metrics"),
-    "params": itemgetter("params"),
+_VERSION_FIELDS: dict[str, Callable[[ModelVersion], Any]] = {
+    "name": attrgetter("name"),
+    "version_number": attrgetter("version"),
+    "stage": attrgetter("stage"),
+    "run_id": lambda mv: mv.lineage.get("run_id"),
+    "source_path": attrgetter("artifact.uri"),
+    "description": attrgetter("description"),
+    "creation_timestamp": lambda mv: millis(mv.created_at),
+    "last_updated_timestamp": lambda mv: millis(mv.created_at),
+    "tags": attrgetter("tags"),
+    "metrics": attrgetter("metrics"),
+    "params": attrgetter("params"),
 }
 
 
@@ -40,16 +37,16 @@ class VersionRow(Mapping[str, Any]):
     versions reads two or three fields of each, and a dict per version would cost a
     fifth of its time and a quarter of its memory."""
 
-    __slots__ = ("aliases", "data")
+    __slots__ = ("aliases", "version")
 
-    def __init__(self, data: Data, aliases: tuple[str, ...]) -> None:
-        self.data = data
+    def __init__(self, version: ModelVersion, aliases: tuple[str, ...]) -> None:
+        self.version = version
         self.aliases = aliases  # sorted
 
     def get(self, key: str, default: Any = None) -> Any:  # Mapping's goes through KeyError
         field = _VERSION_FIELDS.get(key)
         if field is not None:
-            return field(self.data)
+            return field(self.version)
         return self.aliases if key == "aliases" else default
 
     def __getitem__(self, key: str) -> Any:

@@ -8,9 +8,9 @@ import gc
 import marshal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from gitreg.manifest import RegisteredModel
+from gitreg.manifest import ModelVersion, RegisteredModel
 from gitreg.query.rows import VersionRow
 
 if TYPE_CHECKING:
@@ -18,23 +18,23 @@ if TYPE_CHECKING:
 
 
 class VersionData(NamedTuple):
-    """A version's number and canonical dict, as a search reads it (None: the search's
-    filter ruled it out as it was read, see ``prefiltered``)."""
+    """A version as a search reads it (``mv`` None: the search's filter ruled it out as
+    it was read, see ``prefiltered``)."""
 
     name: str
     version: int
-    data: dict[str, Any] | None
+    mv: ModelVersion | None
 
 
 def as_data(path: str, stored: bytes) -> RegisteredModel | VersionData:
     data = marshal.loads(stored)
     if path.endswith("/model.yaml"):
         return RegisteredModel.from_index(data)
-    return VersionData(data["name"], data["version"], data)
+    return VersionData(data["name"], data["version"], ModelVersion.from_index(data))
 
 
 def prefiltered(flt: search.Filter) -> Callable[[str, bytes], RegisteredModel | VersionData]:
-    """``as_data``, but a version ``flt`` does not match is kept without its dict, so a
+    """``as_data``, but a version ``flt`` does not match is kept as its number only, so a
     search of 100,000 versions holds only the ones it may return. Not where ``flt`` reads
     aliases (they are in model.yaml, which may come later), and not for a file whose
     record names another path (the catalog reads it again to say where)."""
@@ -45,9 +45,9 @@ def prefiltered(flt: search.Filter) -> Callable[[str, bytes], RegisteredModel | 
         record = as_data(path, stored)
         if (
             isinstance(record, VersionData)
-            and record.data is not None
+            and record.mv is not None
             and path == f"models/{record.name}/versions/{record.version}.yaml"
-            and not flt.matches(VersionRow(record.data, ()))
+            and not flt.matches(VersionRow(record.mv, ()))
         ):
             return VersionData(record.name, record.version, None)
         return record

@@ -52,13 +52,13 @@ def search_texts(
         return
     oids: dict[str, str] = {}
     found = reader._search_records(filter, order_by, max_results, oids)
-    keys = [oids.get(version_path(d["name"], d["version"])) for d, _ in found]
+    keys = [oids.get(version_path(mv.name, mv.version)) for mv, _ in found]
     have = stored(idx, {k for k in keys if k}) if idx is not None else {}
     new = {}
-    for (data, aliases), key in zip(found, keys, strict=True):
+    for (mv, aliases), key in zip(found, keys, strict=True):
         text = have.get(key) if key else None
         if text is None:
-            text = text_of(data)
+            text = text_of(mv.to_dict())
             if key:
                 new[key] = text
         yield with_aliases(text, aliases)
