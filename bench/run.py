@@ -3,7 +3,8 @@ table of whole-process medians and ratios (peer time / gitreg time; above 1 = gi
 faster). The peers live in their own virtual environments under bench/.peers, created
 here on first use; a peer that cannot be installed shows "skipped: <why>".
 
-    python bench/run.py --sizes 1000,10000 [--with-100k] [--no-peers] [--runs 5] [--keep DIR]
+    python bench/run.py --sizes 1000,10000,100000 [--peers MLflow,GTO] [--no-peers] [--runs 5]
+                        [--keep DIR]
 
 Sizes count versions (ten a model). Times are ms of wall clock, medians of --runs runs
 after one warm-up.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,7 +36,7 @@ OPS = [
     "resolve @champion",
     "resolve /Production (stage scan)",
     "register (no upload)",
-    "search all versions",
+    "search all versions (--json)",
     "search name = 'x'",
     "list models",
     "Registry.register in-process",
@@ -43,8 +45,10 @@ OPS = [
     "first query after clone (index build)",
     "check --base, PR touching one model",
     "peak memory of read commands",
+    "search metrics filter, top 10",
 ]
 INPROC = {OPS[6]: "register", OPS[7]: "search-all", OPS[8]: "search-name"}
+TOP10 = ["--order-by", "metrics.val_auc DESC", "--max-results", "10"]
 GTO_MAX = 10_000  # GTO took 54 s a command at 10,000 versions; 100,000 would take hours
 Cell = float | str  # ms, or why there is no figure
 
@@ -116,9 +120,10 @@ def bench_gitreg(root: Path, art: str, runs: int, env: dict[str, str]) -> dict[s
     reads = {
         OPS[0]: [*g, "resolve", f"models:/{m}@champion"],
         OPS[1]: [*g, "resolve", f"models:/{m}/Production"],
-        OPS[3]: [*g, "search"],
+        OPS[3]: [*g, "search", "--json"],
         OPS[4]: [*g, "search", f"name = '{m}'"],
         OPS[5]: [*g, "list"],
+        OPS[12]: [*g, "search", "metrics.val_auc > 0.9", *TOP10],
     }
     out: dict[str, Cell] = {op: whole(cmd, runs, env) for op, cmd in reads.items()}
     peak = max(peak_mb(cmd, env) for cmd in reads.values())
@@ -165,16 +170,24 @@ def check_base(root: Path, g: list[str], m: str, runs: int, env: dict[str, str])
 
 
 def bench_mlflow(
-    tmp: Path, models: int, per: int, runs: int, env: dict[str, str]
+    tmp: Path, models: int, per: int, runs: int, env: dict[str, str], keep: Path | None
 ) -> dict[str, Cell]:
     python, why = peer_python("mlflow")
     if python is None:
         return dict.fromkeys(OPS, why)
     db = str(tmp / "mlflow.sqlite")
     helper = [str(python), str(HERE / "peer_mlflow.py")]
-    subprocess.run(
-        [*helper, "populate", db, str(models), str(per)], check=True, env=env, capture_output=True
-    )
+    kept = None if keep is None else keep / f"mlflow-{models * per}.sqlite"
+    if kept is None or not kept.exists():
+        t0 = time.perf_counter()
+        populate = [*helper, "populate", db, str(models), str(per)]
+        subprocess.run(populate, check=True, env=env, capture_output=True)
+        took = time.perf_counter() - t0
+        print(f"MLflow {models * per:,} versions filled in {took:.0f} s", file=sys.stderr)
+        if kept is not None:
+            shutil.copyfile(db, kept)
+    else:  # a copy: the timed register adds versions
+        shutil.copyfile(kept, db)
     m = model_name(0)
     out: dict[str, Cell] = dict.fromkeys(OPS, "n/a")
     commands = ["resolve", "register", "search-all", "search-name", "list"]
@@ -229,7 +242,8 @@ def bench_gto(tmp: Path, models: int, per: int, runs: int, env: dict[str, str]) 
 
 def registry(dest: Path, size: int, keep: Path | None, env: dict[str, str]) -> None:
     """A gitreg registry of ``size`` versions at ``dest``: built, or cloned from ``keep``
-    (100,000 versions take minutes to build, so a kept one can be reused)."""
+        (100,000 versions take minutes to build, so a kept one can be reused; MLflow's
+    database too, as ``mlflow-<size>.sqlite``)."""
     models, per = split(size)
     t0 = time.perf_counter()
     if keep is None:
@@ -256,6 +270,7 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000,10000", help="versions, comma-separated")
     ap.add_argument("--with-100k", action="store_true", help="also 100,000 versions")
     ap.add_argument("--no-peers", action="store_true", help="time gitreg alone")
+    ap.add_argument("--peers", default="MLflow,GTO", help="which peers, comma-separated")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--keep", type=Path, help="build registries here once and reuse them")
     args = ap.parse_args()
@@ -264,7 +279,7 @@ def main() -> None:
     dont_write = os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     env = {**os.environ, **GIT_ENV}
     os.environ.update(GIT_ENV)
-    peers = [] if args.no_peers else ["MLflow", "GTO"]
+    peers = [] if args.no_peers else [p for p in ("MLflow", "GTO") if p in args.peers.split(",")]
     rows: list[list[str]] = []
     for size in sizes:
         models, per = split(size)
@@ -276,7 +291,7 @@ def main() -> None:
             registry(reg, size, args.keep, env)
             results = {"gitreg": bench_gitreg(reg, art_file.as_uri(), args.runs, env)}
             if "MLflow" in peers:
-                results["MLflow"] = bench_mlflow(tmp, models, per, args.runs, env)
+                results["MLflow"] = bench_mlflow(tmp, models, per, args.runs, env, args.keep)
             if "GTO" in peers and size > GTO_MAX:
                 results["GTO"] = dict.fromkeys(OPS, "skipped: over 10 min a command")
             elif "GTO" in peers:

@@ -60,7 +60,7 @@ def test_runner_prints_a_table_without_peers(tmp_path: Path) -> None:
     lines = out.stdout.splitlines()
     assert lines[0].split("|")[1].strip() == "operation"
     rows = [line for line in lines if line.startswith("| ") and " ms" in line]
-    assert len(rows) == 11  # and peak memory, in MB
+    assert len(rows) == 12  # and peak memory, in MB
     assert all("| 20 " in row for row in rows)
 
 

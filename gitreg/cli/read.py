@@ -22,6 +22,7 @@ from gitreg.cli.app import (
 from gitreg.cli.progress import progress, quiet_option
 from gitreg.cli.serving import api_resolve, lock_download
 from gitreg.manifest import ModelVersion
+from gitreg.query.jsontext import write_texts
 from gitreg.registry.view import RegistryView
 
 
@@ -182,14 +183,10 @@ def search_(
                 [[m.name, m.last_version, brief(m.description)] for m in found],
             )
         return
-    versions = reg.search_versions(filter_string, order_by, max_results)
-    names = {v.name for v in versions}
-    # past a few models, one pass over every model.yaml beats a lookup for each
-    owners = reg.catalog(names if len(names) <= 64 else None, versions=False)
-    aliases = {m.name: aliases_of(m) for m, _ in owners}
-    if as_json:
-        emit([version_json(v, aliases.get(v.name, {}).get(v.version, [])) for v in versions])
+    if as_json:  # version_json's text of each, rendered once per blob, streamed
+        write_texts(reg.search_version_texts(filter_string, order_by, max_results), _echo)
         return
+    records = reg.search_version_records(filter_string, order_by, max_results)
     table(
         ["NAME", "VERSION", "STAGE", "ALIASES", "CREATED", "RUN"],
         [
@@ -197,13 +194,17 @@ def search_(
                 v.name,
                 v.version,
                 v.stage,
-                ",".join(aliases.get(v.name, {}).get(v.version, [])),
+                ",".join(a),
                 v.created_at,
                 v.lineage.get("run_id", ""),
             ]
-            for v in versions
+            for v, a in records
         ],
     )
+
+
+def _echo(text: str) -> None:
+    click.echo(text, nl=False)
 
 
 @cli.command()

@@ -44,8 +44,9 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blobs (oid TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, oid TEXT NOT NULL, sig TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS texts (oid TEXT PRIMARY KEY, text TEXT NOT NULL);
 """
-Build = Callable[[str, dict[str, Any]], Any]  # (registry path, canonical dict) -> object
+Build = Callable[[str, bytes], Any]  # (registry path, stored record: marshal of its dict) -> object
 
 
 def blob_id(raw: bytes) -> str:
@@ -75,33 +76,41 @@ class Index:
         names: Collection[str] | None,
         versions: bool,
         build: Build,
+        oids: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """``build(path, record)`` for each registry file of the model folders ``names``
+        """``build(path, stored record)`` for each registry file of the model folders ``names``
         (every one if None) in the work tree at ``root`` (their model.yaml only, unless
         ``versions``), each file's bytes read only if its stat changed. Each record is
-        built as it is decoded, so 100,000 of them are never all in memory as dicts."""
+        built as it is read, so 100,000 of them are never all in memory as dicts.
+        ``oids``, if given, gets each file's blob id (what ``texts`` is keyed by)."""
         found = _walk(root, names, versions)  # emptied as answered, to bound memory
         out: dict[str, Any] = {}
         stale: dict[str, tuple[str, int]] = {}
         gone = []
-        for path, sig, data in self._known(names, versions):
+        for path, oid, sig, data in self._known(names, versions):
             here = found.pop(path, None)
             if here is None:
                 gone.append(path)
             elif data is not None and sig and here[0] == sig:
-                out[path] = build(path, marshal.loads(data))
+                out[path] = build(path, data)
+                if oids is not None:
+                    oids[path] = oid
             else:
                 stale[path] = here
         found.update(stale)
         now = time.time_ns()
         read = {p: raw for p in found if (raw := _read(root, p)) is not None}
-        oids = {p: blob_id(raw) for p, raw in read.items()}
-        datas = dict(self._blobs(set(oids.values())))
-        parsed = _parse_all({p: raw for p, raw in read.items() if oids[p] not in datas})
+        read_oids = {p: blob_id(raw) for p, raw in read.items()}
+        datas = dict(self._blobs(set(read_oids.values())))
+        parsed = _parse_all({p: raw for p, raw in read.items() if read_oids[p] not in datas})
         for path in sorted(read):
-            out[path] = build(path, marshal.loads(datas.get(oids[path]) or parsed[path]))
-        fresh = {p: (oids[p], found[p][0] if now - found[p][1] > _RACY_NS else "") for p in read}
-        self._save({oids[p]: d for p, d in parsed.items()}, fresh, gone=gone)
+            out[path] = build(path, datas.get(read_oids[path]) or parsed[path])
+        if oids is not None:
+            oids.update(read_oids)
+        fresh = {
+            p: (read_oids[p], found[p][0] if now - found[p][1] > _RACY_NS else "") for p in read
+        }
+        self._save({read_oids[p]: d for p, d in parsed.items()}, fresh, gone=gone)
         return out
 
     def file(self, root: Path, path: str) -> dict[str, Any] | None:
@@ -132,7 +141,7 @@ class Index:
         return marshal.loads(blob)  # type: ignore[no-any-return]
 
     def commit(self, entries: dict[str, str], read: Any, build: Build) -> dict[str, Any]:
-        """``build(path, record)`` for each of ``entries`` (path -> blob id, as ``git
+        """``build(path, stored record)`` for each of ``entries`` (path -> blob id, as ``git
         ls-tree`` lists them), reading with ``read(path)`` only the blobs the index has
         never seen."""
         paths: dict[str, list[str]] = {}
@@ -141,15 +150,18 @@ class Index:
         out: dict[str, Any] = {}
         for oid, data in self._blobs(set(paths)):
             for path in paths.pop(oid):
-                out[path] = build(path, marshal.loads(data))
+                out[path] = build(path, data)
         unparsed = {p: raw for ps in paths.values() for p in ps if (raw := read(p)) is not None}
         parsed = _parse_all(unparsed)
         for path, data in parsed.items():
-            out[path] = build(path, marshal.loads(data))
+            out[path] = build(path, data)
         self._save({entries[p]: d for p, d in parsed.items()}, {}, gone=())
         return out
 
     # --- storage ----------------------------------------------------------------------
+
+    def connection(self) -> sqlite3.Connection | None:  # for query.texts
+        return self._connect()
 
     def _connect(self) -> sqlite3.Connection | None:
         if self._db is not None:
@@ -163,7 +175,7 @@ class Index:
                 db.executescript(_SCHEMA)
                 row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
                 if row is None or row[0] != FORMAT:
-                    db.executescript("DELETE FROM blobs; DELETE FROM files;")
+                    db.executescript("DELETE FROM blobs; DELETE FROM files; DELETE FROM texts;")
                     db.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (FORMAT,))
                 self._db = db
                 return db
@@ -184,14 +196,16 @@ class Index:
 
     def _known(
         self, names: Collection[str] | None, versions: bool
-    ) -> Iterator[tuple[str, str, bytes | None]]:
-        """(path, stat signature, stored record or None) of every file the stat cache
+    ) -> Iterator[tuple[str, str, str, bytes | None]]:
+        """(path, blob id, stat signature, stored record or None) of every file the stat cache
         knows in the model folders ``names`` (all if None), model.yaml files only unless
         ``versions``, streamed."""
         db = self._connect()
         if db is None:
             return
-        query = "SELECT f.path, f.sig, b.data FROM files f LEFT JOIN blobs b ON b.oid = f.oid"
+        query = (
+            "SELECT f.path, f.oid, f.sig, b.data FROM files f LEFT JOIN blobs b ON b.oid = f.oid"
+        )
         only = "" if versions else " AND f.path GLOB '*/model.yaml'"
         # "/" sorts just before "0": a folder's paths are the range [name/, name0)
         ranges = [None] if names is None else [(f"models/{n}/", f"models/{n}0") for n in names]
@@ -248,6 +262,7 @@ class Index:
         (files,) = db.execute("SELECT count(*) FROM files").fetchone()
         if blobs > 2 * files + 5000:
             db.execute("DELETE FROM blobs WHERE oid NOT IN (SELECT oid FROM files)")
+            db.execute("DELETE FROM texts WHERE oid NOT IN (SELECT oid FROM files)")
 
 
 # --- the work tree ---------------------------------------------------------------------

@@ -5,10 +5,9 @@ one. The public face over it is ``registry.RegistryView``."""
 
 from __future__ import annotations
 
-import gc
+import marshal
 import os
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
@@ -31,6 +30,7 @@ from gitreg.layout import (
 )
 from gitreg.manifest import ModelVersion, RegisteredModel
 from gitreg.query.rows import VersionRow, model_row
+from gitreg.query.scan import bulk, only_names, prefiltered
 from gitreg.repo import lock
 from gitreg.repo.git import Git
 from gitreg.repo.tree import CommitTree
@@ -38,7 +38,7 @@ from gitreg.repo.tree import CommitTree
 if TYPE_CHECKING:
     # imported where used: most reads never touch the parser or YAML
     from gitreg.files import yamlio
-    from gitreg.query import index, search
+    from gitreg.query import index
 
 T = TypeVar("T")
 
@@ -144,22 +144,28 @@ class Reader:
         """Each model of ``names`` that exists (every model if None), by name, with its
         versions oldest first (none unless ``versions``): one pass over the registry,
         through the query index (gitreg.query.index) where the repository has one."""
-        with _bulk():
+        with bulk():
             return self._catalog(names, versions, _build)
 
     def stage_heads(self) -> list[tuple[RegisteredModel, list[Head]]]:
         """Each model with its newest version in each stage in use, oldest first: what
         ``gitreg list`` shows, without building every version in full (at 100,000
         versions that would take most of the time and memory)."""
-        with _bulk():
+        with bulk():
             found: list[tuple[RegisteredModel, list[Any]]] = self._catalog(None, True, _head)
         return [
             (m, [Head(v.name, v.version, v.stage) for v in newest_per_stage(vs)]) for m, vs in found
         ]
 
     def _catalog(
-        self, names: Iterable[str] | None, versions: bool, build: index.Build
+        self,
+        names: Iterable[str] | None,
+        versions: bool,
+        build: index.Build,
+        oids: dict[str, str] | None = None,
     ) -> list[Any]:
+        """``catalog`` with each record made by ``build``; ``oids`` (if given) gets each
+        indexed file's blob id."""
         wanted = None if names is None else sorted({n for n in names if _is_name(n)})
         idx = self._index
         if idx is None:
@@ -169,9 +175,12 @@ class Reader:
                 if self.tree.read(model_path(n)) is not None
             ]
         if isinstance(self.tree, CommitTree):
-            records = idx.commit(self._ls_tree(wanted, versions), self.tree.read, build)
+            entries = self._ls_tree(wanted, versions)
+            records = idx.commit(entries, self.tree.read, build)
+            if oids is not None:
+                oids.update(entries)
         else:
-            records = idx.worktree(self.root, wanted, versions, build)
+            records = idx.worktree(self.root, wanted, versions, build, oids)
         models: dict[str, RegisteredModel] = {}
         found: dict[str, list[Any]] = {}
         for path, record in records.items():
@@ -258,28 +267,56 @@ class Reader:
         self, filter: str = "", order_by: Iterable[str] = (), max_results: int | None = None
     ) -> list[ModelVersion]:
         """Versions matching an MLflow filter string (plus stage, metrics, params, aliases)."""
+        return [mv for mv, _ in self.search_version_records(filter, order_by, max_results)]
+
+    def search_version_records(
+        self, filter: str = "", order_by: Iterable[str] = (), max_results: int | None = None
+    ) -> list[tuple[ModelVersion, tuple[str, ...]]]:
+        """What ``search_versions`` finds, with each one's aliases (sorted): what the
+        search command prints, in one pass (no second read of every model.yaml)."""
+        return self._search_records(filter, order_by, max_results, None)
+
+    def search_version_texts(
+        self, filter: str = "", order_by: Iterable[str] = (), max_results: int | None = None
+    ) -> Iterator[str]:
+        """What ``search --json`` prints of each version ``search_versions`` finds (the
+        items of the list), each rendered once per blob and then kept in the query index
+        (``query.texts``)."""
+        from gitreg.query import texts  # noqa: PLC0415 (only search --json renders kept texts)
+
+        return texts.search_texts(self, filter, list(order_by), max_results)
+
+    def _search_records(
+        self,
+        filter: str,
+        order_by: Iterable[str],
+        max_results: int | None,
+        oids: dict[str, str] | None,
+    ) -> list[tuple[ModelVersion, tuple[str, ...]]]:
         from gitreg.query import search  # noqa: PLC0415 (the filter parser loads only for searches)
 
         flt = search.parse(filter)
-        with _bulk():
-            return self._search_versions(flt, order_by, max_results)
-
-    def _search_versions(
-        self, flt: search.Filter, order_by: Iterable[str], max_results: int | None
-    ) -> list[ModelVersion]:
-        from gitreg.query import search  # noqa: PLC0415 (the filter parser loads only for searches)
-
-        rows = []
-        for model, versions in self.catalog(_only_names(flt.node)):
-            by_version: dict[int, list[str]] = {}
-            for alias, v in sorted(model.aliases.items()):
-                by_version.setdefault(v, []).append(alias)
-            for mv in versions:
-                row = VersionRow(mv, tuple(by_version.get(mv.version, ())))
-                if flt.matches(row):
-                    rows.append(row)
-        ordered = search.sort_records(rows, list(order_by))
-        return [cast(VersionRow, row).version for row in ordered[:max_results]]
+        order = list(order_by)
+        with bulk():
+            rows = []
+            build = prefiltered(flt)
+            for model, versions in self._catalog(only_names(flt.node), True, build, oids):
+                by_version: dict[int, list[str]] = {}
+                for alias, v in sorted(model.aliases.items()):
+                    by_version.setdefault(v, []).append(alias)
+                # the catalog is by name, oldest first: newest first is the default order
+                for vd in versions if order else reversed(versions):
+                    mv = vd if isinstance(vd, ModelVersion) else vd.mv
+                    if mv is None:
+                        continue  # ruled out as it was read
+                    row = VersionRow(mv, tuple(by_version.get(vd.version, ())))
+                    if flt.matches(row):
+                        rows.append(row)
+                if not order and max_results is not None and len(rows) >= max_results:
+                    break
+            ordered = search.sort_records(rows, order) if order else rows
+            kept = cast(list[VersionRow], ordered[:max_results])
+            return [(row.version, row.aliases) for row in kept]
 
     def search_models(
         self, filter: str = "", order_by: Iterable[str] = (), max_results: int | None = None
@@ -306,48 +343,18 @@ def newest_per_stage(versions: Iterable[V], stages: Iterable[str] | None = None)
     return sorted(newest.values(), key=lambda mv: mv.version)
 
 
-def _only_names(node: search.Node | None) -> frozenset[str] | None:
-    """The only model names a record matching ``node`` can have, or None if any may."""
-    from gitreg.query import search  # noqa: PLC0415 (the filter parser loads only for searches)
-
-    if isinstance(node, search.Compare):
-        if node.field != search.Field("attr", "name") or node.op not in ("=", "IN"):
-            return None
-        values = node.value if isinstance(node.value, tuple) else (node.value,)
-        return frozenset(v for v in values if isinstance(v, str))
-    if node is None:
-        return None
-    sets = [_only_names(item) for item in node.items]
-    if node.op == "AND":
-        known = [s for s in sets if s is not None]
-        return frozenset.intersection(*known) if known else None
-    known = [s for s in sets if s is not None]
-    return frozenset().union(*known) if len(known) == len(sets) else None
-
-
-def _build(path: str, data: dict[str, Any]) -> RegisteredModel | ModelVersion:
+def _build(path: str, stored: bytes) -> RegisteredModel | ModelVersion:
+    data = marshal.loads(stored)
     if path.endswith("/model.yaml"):
         return RegisteredModel.from_index(data)
     return ModelVersion.from_index(data)
 
 
-def _head(path: str, data: dict[str, Any]) -> RegisteredModel | Head:
+def _head(path: str, stored: bytes) -> RegisteredModel | Head:
+    data = marshal.loads(stored)
     if path.endswith("/model.yaml"):
         return RegisteredModel.from_index(data)
     return Head(data["name"], data["version"], data["stage"])
-
-
-@contextmanager
-def _bulk() -> Iterator[None]:
-    """No cyclic garbage collection while building many small objects (records hold no
-    cycles): at 100,000 versions the collector's repeated passes cost half the time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _is_name(name: str) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,3 +112,65 @@ def test_a_write_skips_revalidating_an_unchanged_config_but_never_a_changed_one(
     cfg.write_text(cfg.read_text().replace("surprise: 1\n", ""))
     Registry(reg.root).set_tag("a", "k", "w")
     assert reg.get_model("a").tags == {"k": "w"}
+
+
+def reference_search(reg: Registry, text: str, order: list[str], limit: int | None) -> list[Any]:
+    """The plain evaluator: every version's row, filtered in Python, sorted in full."""
+    from gitreg.query import search
+    from gitreg.query.rows import VersionRow
+
+    flt, rows = search.parse(text), []
+    for model, versions in reg.catalog():
+        for mv in versions:
+            aliases = tuple(sorted(a for a, v in model.aliases.items() if v == mv.version))
+            row = VersionRow(mv, aliases)
+            if flt.matches(row):
+                rows.append(row)
+    kept = search.sort_records(rows, order)[:limit]
+    return [(r.version, r.aliases) for r in kept]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("order", [[], ["metrics.auc DESC"], ["version_number"], ["name DESC"]])
+@pytest.mark.parametrize("limit", [None, 1, 2, 4, 100])
+def test_search_records_equal_the_plain_evaluator(
+    reg: Registry, order: list[str], limit: int | None
+) -> None:
+    reg.set_alias("a", "best", 1)
+    reg.set_alias("a", "also", 1)
+    for text in ["", *FILTERS, "alias = 'best'", "metrics.auc >= 0.1"]:
+        want = reference_search(reg, text, order, limit)
+        assert reg.search_version_records(text, order, limit) == want, (text, order, limit)
+        assert reg.search_versions(text, order, limit) == [mv for mv, _ in want]
+
+
+def test_search_texts_are_the_json_of_the_records_first_time_and_from_the_index(
+    reg: Registry,
+) -> None:
+    from gitreg.query import jsontext, texts
+
+    reg.set_alias("b", "best", 2)
+    head = reg.git.run("rev-parse", "HEAD").strip()
+    for view in (reg, reg.at(ref=head)):
+        cases = [("", [], None), ("", [], 2), ("", [], 100), ("metrics.auc > 0", ["name DESC"], 4)]
+        for text, order, limit in cases:
+            want = [
+                jsontext.render_item({**mv.to_dict(), "aliases": list(a)})
+                for mv, a in view.search_version_records(text, order, limit)
+            ]
+            assert list(view.search_version_texts(text, order, limit)) == want
+            assert list(view.search_version_texts(text, order, limit)) == want  # stored
+    index = reg._index
+    assert index is not None
+    assert len(texts.stored(index, {"nope"})) == 0
+    db = index.connection()
+    assert db is not None
+    assert db.execute("SELECT count(*) FROM texts").fetchone()[0] == 9  # one per blob
+
+
+def test_a_copied_version_file_is_refused_even_when_its_text_is_kept(reg: Registry) -> None:
+    list(reg.search_version_texts(""))  # every text kept, 1.yaml's included
+    folder = reg.root / "models" / "a" / "versions"
+    (folder / "4.yaml").write_bytes((folder / "1.yaml").read_bytes())
+    for text in ("", "name = 'a'", "metrics.auc > 5"):
+        with pytest.raises(ManifestError, match=r"4\.yaml"):
+            list(reg.search_version_texts(text))
