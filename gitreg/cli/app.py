@@ -94,6 +94,18 @@ def exit_status(statuses: list[str]) -> int:
     return next((EXIT[s] for s in _PRECEDENCE if s in statuses), 0)
 
 
+def verification(rows: list[dict[str, Any]], as_json: bool) -> NoReturn:
+    """Print ``verify``'s rows (name, version, status, detail) and exit with their status."""
+    if as_json:
+        emit(rows)
+    else:
+        table(
+            ["NAME", "VERSION", "STATUS", "DETAIL"],
+            [[r["name"], r["version"], r["status"], r["detail"]] for r in rows],
+        )
+    click.get_current_context().exit(exit_status([str(r["status"]) for r in rows]))
+
+
 def fail(message: str) -> NoReturn:
     raise UsageError(message)
 

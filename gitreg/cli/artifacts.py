@@ -15,12 +15,10 @@ import click
 from gitreg.cli.app import (
     as_of_options,
     cli,
-    emit,
-    exit_status,
     fail,
     json_option,
     open_view,
-    table,
+    verification,
 )
 from gitreg.cli.progress import progress, quiet_option
 from gitreg.cli.serving import lock_verify
@@ -82,11 +80,4 @@ def verify(
         rows.append(
             {"name": mv.name, "version": mv.version, "uri": uri, "status": status, "detail": detail}
         )
-    if as_json:
-        emit(rows)
-    else:
-        table(
-            ["NAME", "VERSION", "STATUS", "DETAIL"],
-            [[r["name"], r["version"], r["status"], r["detail"]] for r in rows],
-        )
-    ctx.exit(exit_status([str(r["status"]) for r in rows]))
+    verification(rows, as_json)

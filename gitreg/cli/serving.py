@@ -21,11 +21,11 @@ from gitreg.cli.app import (
     as_of_options,
     cli,
     emit,
-    exit_status,
     fail,
     json_option,
     open_view,
     table,
+    verification,
     version_json,
 )
 
@@ -136,14 +136,7 @@ def verify_locked(lock_file: str, folder: str | None, as_json: bool) -> None:
         }
         for e, v in verify_lock(lock, folder)
     ]
-    if as_json:
-        emit(rows)
-    else:
-        table(
-            ["NAME", "VERSION", "STATUS", "DETAIL"],
-            [[r["name"], r["version"], r["status"], r["detail"]] for r in rows],
-        )
-    click.get_current_context().exit(exit_status([str(r["status"]) for r in rows]))
+    verification(rows, as_json)
 
 
 # --- resolve --api --------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from gitreg import model_uris
 from gitreg.errors import GitregError, NotFound, UsageError
 from gitreg.manifest import ModelVersion, RegisteredModel
 from gitreg.store.integrity import check_ref
-from gitreg.store.lockfile import Lock, LockEntry
+from gitreg.store.lockfile import Lock, pinned
 
 MAX_DOCUMENT = 64 << 20
 RETRY_DELAYS = (0.2, 0.5)
@@ -184,20 +184,8 @@ class StaticAPI:
             commit = snap.index.get("commit")
             if not isinstance(commit, str):
                 raise APIError(f"{self.base}index.json names no commit")
-            entries = []
-            for uri in dict.fromkeys(uris):
-                mv = self._resolve(snap, uri)
-                entries.append(
-                    LockEntry(
-                        name=mv.name,
-                        version=mv.version,
-                        resolved_from=uri,
-                        commit=commit,
-                        artifact=mv.artifact,
-                    )
-                )
             options = snap.index.get("storage_options") or {}
-            return Lock(entries=tuple(entries), storage_options=dict(options))
+            return pinned(lambda uri: self._resolve(snap, uri), uris, commit, options)
 
         lock: Lock = self._consistent(read)
         return lock

@@ -9,7 +9,7 @@ from typing import Any
 
 from gitreg.registry.view import RegistryView
 from gitreg.repo.tree import CommitTree
-from gitreg.store.lockfile import Lock, LockEntry
+from gitreg.store.lockfile import Lock, LockEntry, pinned
 
 
 def pin(view: RegistryView, uris: Iterable[str]) -> Lock:
@@ -20,19 +20,7 @@ def pin(view: RegistryView, uris: Iterable[str]) -> Lock:
     else:
         commit = view.git.rev_parse("HEAD")
         view = view.at(commit)
-    entries = []
-    for uri in dict.fromkeys(uris):
-        mv = view.resolve(uri)
-        entries.append(
-            LockEntry(
-                name=mv.name,
-                version=mv.version,
-                resolved_from=uri,
-                commit=commit,
-                artifact=mv.artifact,
-            )
-        )
-    return Lock(entries=tuple(entries), storage_options=dict(view.config.storage_options))
+    return pinned(view.resolve, uris, commit, view.config.storage_options)
 
 
 @dataclass(frozen=True, slots=True)

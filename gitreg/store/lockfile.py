@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from typing import Any
 from gitreg import model_uris
 from gitreg.errors import AlreadyExists, ArtifactError, GitregError, ManifestError
 from gitreg.layout import check_name
-from gitreg.manifest import ArtifactRef
+from gitreg.manifest import ArtifactRef, ModelVersion
 from gitreg.store.cache import cached_download
 from gitreg.store.integrity import Verification, check_ref, download, verify_detail
 from gitreg.store.locations import check_options, check_rel
@@ -121,6 +121,29 @@ def write_lock(lock: Lock, path: Path) -> None:
         raise GitregError(f"cannot write {path}: {e.strerror or e}") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def pinned(
+    resolve: Callable[[str], ModelVersion],
+    uris: Iterable[str],
+    commit: str,
+    storage_options: Mapping[str, Any],
+) -> Lock:
+    """A lock of each URI (once, in the order given) as ``resolve`` answers it at
+    ``commit``: the registry's reader, or the static API's."""
+    entries = []
+    for uri in dict.fromkeys(uris):
+        mv = resolve(uri)
+        entries.append(
+            LockEntry(
+                name=mv.name,
+                version=mv.version,
+                resolved_from=uri,
+                commit=commit,
+                artifact=mv.artifact,
+            )
+        )
+    return Lock(entries=tuple(entries), storage_options=dict(storage_options))
 
 
 def load_lock(path: str | os.PathLike[str]) -> Lock:
