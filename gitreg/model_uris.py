@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gitreg.errors import UsageError
-from gitreg.layout import check_name
+from gitreg.layout import check_model_name, check_name
 
 _FORMS = "models:/NAME/VERSION, models:/NAME/STAGE, models:/NAME/latest or models:/NAME@ALIAS"
 
@@ -35,15 +35,15 @@ def parse(uri: str) -> ModelURI:
     if not uri.startswith("models:/"):
         raise UsageError(f"{uri!r} is not a model URI; use {_FORMS}")
     body = uri[len("models:/") :].strip("/")
-    if "/" not in body and "@" in body:
-        name, _, alias = body.partition("@")
-        check_name(name)
+    if "/" not in body and "@" in body:  # the last @, as MLflow reads it: names may hold @
+        name, _, alias = body.rpartition("@")
+        check_model_name(name)
         check_name(alias, "alias")
         return ModelURI(name, alias=alias)
     name, sep, tail = body.partition("/")
     if not sep or not tail or "/" in tail:
         raise UsageError(f"{uri!r} is not a model URI; use {_FORMS}")
-    check_name(name)
+    check_model_name(name)
     if tail.isdigit() and tail.isascii():
         if int(tail) < 1:
             raise UsageError(f"{uri!r}: versions start at 1")

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable
 
 from gitreg import secrets
 from gitreg.config import Config
-from gitreg.errors import ManifestError
+from gitreg.errors import ManifestError, UsageError
 from gitreg.files import schema, yamlio
 from gitreg.files.tree import Tree
-from gitreg.layout import NAME, RETIRED, VERSION_FILE
+from gitreg.layout import RETIRED, VERSION_FILE, check_model_name, folder, folder_name
 
 """Names no model has now, each with the highest version number it was ever issued, so a
 model re-created under that name never reissues a number. Written by gitreg in the commit
@@ -54,8 +54,12 @@ def retired_numbers(raw: bytes | None) -> dict[str, int]:
     doc = yamlio.load(raw, RETIRED)
     out: dict[str, int] = {}
     for name, number in doc.data.items():
-        if not isinstance(name, str) or not NAME.fullmatch(name) or name in (".", ".."):
-            raise ManifestError(RETIRED, doc.line([name]), f"{name!r} is not a model name")
+        try:
+            check_model_name(name)
+        except UsageError:
+            raise ManifestError(
+                RETIRED, doc.line([name]), f"{name!r} is not a model name"
+            ) from None
         if isinstance(number, bool) or not isinstance(number, int) or number < 1:
             raise ManifestError(
                 RETIRED, doc.line([name]), f"{name}: {number!r} is not a version number (1 or more)"
@@ -139,12 +143,17 @@ def _secrets(rel: str, doc: yamlio.Document, out: list[ManifestError]) -> None:
 
 
 def _check_model(
-    tree: Tree, cfg: Config, name: str, touched: Callable[[str], bool] = _all
+    tree: Tree, cfg: Config, dirname: str, touched: Callable[[str], bool] = _all
 ) -> list[ManifestError]:
-    """The problems of one model folder. Only files ``touched`` accepts are read and
-    schema-checked; any other version file counts as present, by its name."""
+    """The problems of one model folder (``dirname`` under ``models/``). Only files
+    ``touched`` accepts are read and schema-checked; any other version file counts as
+    present, by its name."""
     out: list[ManifestError] = []
-    base = f"models/{name}"
+    base = f"models/{dirname}"
+    decoded = folder_name(dirname)
+    if decoded is None:
+        return [_stray_folder(tree, base)]
+    name = decoded
     for entry in tree.children(base):
         if entry not in ("model.yaml", "versions") and touched(f"{base}/{entry}"):
             out.append(ManifestError(f"{base}/{entry}", None, "unexpected file in a model folder"))
@@ -204,3 +213,18 @@ def _check_model(
                 )
             )
     return sorted(out, key=lambda e: (e.path, e.line or 0))
+
+
+def _stray_folder(tree: Tree, base: str) -> ManifestError:
+    """A folder under ``models/`` that no model name is kept under: say whose it would be."""
+    hint = ""
+    raw = tree.read(f"{base}/model.yaml")
+    if raw is not None:
+        try:
+            named = yamlio.load(raw, f"{base}/model.yaml").data.get("name")
+            hint = f"; model {named!r} belongs in models/{folder(check_model_name(named))}"
+        except (ManifestError, UsageError, AttributeError):
+            pass
+    return ManifestError(
+        base, None, f"this folder name is not one gitreg keeps any model name under{hint}"
+    )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitreg.errors import ManifestError, UsageError
-from gitreg.layout import NAME_RULE
+from gitreg.layout import MODEL_NAME_RULE, NAME_RULE
 
 if TYPE_CHECKING:
     from gitreg.files.yamlio import Document
@@ -39,6 +39,9 @@ _TYPES = {
 }
 _PATTERNS = {
     "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$": f"is not a valid name: use {NAME_RULE}",
+    "^(?!\\.\\.)(?!.*\\n)(?=.*\\S)[^/:\\u0000-\\u001f\\u007f]{1,256}$": (
+        f"is not a valid model name: use {MODEL_NAME_RULE}"
+    ),
     "^sha256:[0-9a-f]{64}$": "does not match sha256:<64 hex>",
     "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$": (
         "is not an RFC 3339 UTC time like 2024-05-01T12:00:00Z"

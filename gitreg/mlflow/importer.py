@@ -19,7 +19,7 @@ from typing import Any
 from gitreg import store
 from gitreg.errors import NotFound, UsageError
 from gitreg.files.records import dump_record, version_files
-from gitreg.layout import check_name, model_path
+from gitreg.layout import check_model_name, model_path
 from gitreg.manifest import ModelVersion, RegisteredModel
 from gitreg.registry import Registry
 
@@ -52,7 +52,7 @@ def import_mlflow(
         if not fnmatch.fnmatchcase(rm.name, models):
             continue
         try:
-            check_name(rm.name)
+            check_model_name(rm.name)
         except UsageError as e:
             report.skipped[rm.name] = str(e)
             continue

@@ -21,9 +21,11 @@ from gitreg.layout import (
     CONFIG,
     MODELS,
     VERSION_FILE,
-    check_name,
+    check_model_name,
+    folder_name,
     model_dir,
     model_path,
+    parse_path,
     version_number,
     version_path,
     versions_dir,
@@ -121,10 +123,11 @@ class Reader:
     # --- reads --------------------------------------------------------------------------
 
     def model_names(self) -> list[str]:
-        return [n for n in self.tree.children(MODELS) if self.tree.read(model_path(n)) is not None]
+        names = (folder_name(entry) for entry in self.tree.children(MODELS))
+        return [n for n in names if n is not None and self.tree.read(model_path(n)) is not None]
 
     def get_model(self, name: str) -> RegisteredModel:
-        data = self._indexed(model_path(check_name(name)))
+        data = self._indexed(model_path(check_model_name(name)))
         if data is not None and data["name"] == name:
             return RegisteredModel.from_index(data)
         doc = self._doc(model_path(name))
@@ -180,11 +183,15 @@ class Reader:
             if oids is not None:
                 oids.update(entries)
         else:
-            records = idx.worktree(self.root, wanted, versions, build, oids)
+            folders = None if wanted is None else [model_dir(n)[len(MODELS) + 1 :] for n in wanted]
+            records = idx.worktree(self.root, folders, versions, build, oids)
         models: dict[str, RegisteredModel] = {}
         found: dict[str, list[Any]] = {}
         for path, record in records.items():
-            name = path.split("/", 2)[1]
+            where = parse_path(path)
+            if where is None:  # a folder no valid name encodes to: not a model's
+                continue
+            name = where.name
             if isinstance(record, RegisteredModel):
                 models[name] = record if record.name == name else self.get_model(name)
             elif (record.name, f"{record.version}.yaml") == (name, path.rsplit("/", 1)[1]):
@@ -216,7 +223,7 @@ class Reader:
 
     def get_version(self, name: str, version: int | str) -> ModelVersion:
         number = version_number(version)
-        rel = version_path(check_name(name), number)
+        rel = version_path(check_model_name(name), number)
         data = self._indexed(rel)
         if data is not None and (data["name"], data["version"]) == (name, number):
             return ModelVersion.from_index(data)
@@ -359,6 +366,6 @@ def _head(path: str, stored: bytes) -> RegisteredModel | Head:
 
 def _is_name(name: str) -> bool:
     try:
-        return bool(check_name(name))
+        return bool(check_model_name(name))
     except UsageError:
         return False

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, NamedTuple
 
+from gitreg.layout import parse_path, version_path
 from gitreg.manifest import ModelVersion, RegisteredModel
 from gitreg.query.rows import VersionRow
 
@@ -46,7 +47,7 @@ def prefiltered(flt: search.Filter) -> Callable[[str, bytes], RegisteredModel | 
         if (
             isinstance(record, VersionData)
             and record.mv is not None
-            and path == f"models/{record.name}/versions/{record.version}.yaml"
+            and path == version_path(record.name, record.version)
             and not flt.matches(VersionRow(record.mv, ()))
         ):
             return VersionData(record.name, record.version, None)
@@ -75,8 +76,9 @@ class StoredVersion(NamedTuple):
 def as_stored(path: str, stored: bytes) -> RegisteredModel | StoredVersion:
     if path.endswith("/model.yaml"):
         return RegisteredModel.from_index(marshal.loads(stored))
-    _, name, _, file = path.split("/")
-    return StoredVersion(name, int(file[:-5]), stored)
+    where = parse_path(path)
+    assert where is not None and where.version is not None  # the index holds layout paths
+    return StoredVersion(where.name, where.version, stored)
 
 
 @contextmanager

@@ -22,9 +22,12 @@ from gitreg.layout import (
     RESERVED_ALIAS,
     RETIRED,
     check_key,
+    check_model_name,
     check_name,
     check_new_name,
     folded,
+    folder,
+    folder_name,
     model_dir,
     model_path,
     version_path,
@@ -66,7 +69,7 @@ class Registry(Governed, RegistryView):
         content-addressed key) or an fsspec URI (referenced in place). Its digest and size
         are computed by streaming and recorded in the manifest."""
         self._writable()
-        check_name(name)
+        check_model_name(name)
         metrics = _check_metrics(metrics or {})
         params = _check_strs(params or {}, "param")
         tags = _check_strs(tags or {}, "tag")
@@ -318,14 +321,14 @@ class Registry(Governed, RegistryView):
                 raise gates.GatesFailed(name, version, "@" + alias, failed)
 
     def _refuse_case_twin(self, name: str, but: str | None = None) -> None:
-        """Refuse a new model folder whose name differs from an existing one only in case:
-        on macOS and Windows checkouts the two would share one folder."""
-        for other in self.tree.children(MODELS):
-            if other not in (name, but) and folded(other) == folded(name):
+        """Refuse a folder differing only in case from one that exists (macOS, Windows)."""
+        mine = folded(folder(name))  # folders: what the disk holds
+        for entry in self.tree.children(MODELS):
+            if folded(entry) == mine and entry not in (folder(name), folder(but or name)):
                 raise AlreadyExists(
-                    f"a model named {other!r} already exists, and {name!r} differs from it only "
-                    "in case: on macOS and Windows both would share one folder; pick another "
-                    "name"
+                    f"a model named {folder_name(entry) or entry!r} already exists, and "
+                    f"{name!r} differs from it only in case: on macOS and Windows both would "
+                    "share one folder; pick another name"
                 )
 
     def _writable(self) -> None:
@@ -421,8 +424,8 @@ class Registry(Governed, RegistryView):
 
     def _model_files(self, name: str) -> list[str]:
         out = []
-        for folder, _dirs, files in os.walk(self.root / model_dir(name)):
-            rel = Path(folder).relative_to(self.root).as_posix()
+        for here, _dirs, files in os.walk(self.root / model_dir(name)):
+            rel = Path(here).relative_to(self.root).as_posix()
             out += [f"{rel}/{f}" for f in files]
         return sorted(out)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from gitreg.errors import Conflict, GitError, PushRejected
-from gitreg.layout import parse_path
+from gitreg.layout import parse_path, versions_dir
 from gitreg.repo import lock, sync
 from gitreg.repo.git import Git
 from gitreg.repo.sync import Writer, default_timeout
@@ -203,7 +203,7 @@ def _stale(git: Git, tip: str, w: BranchWrite) -> bool:
     if w.version is None:
         return False
     name, number = w.version
-    issued = git.run("log", "--format=", "--name-only", tip, "--", f"models/{name}/versions/")
+    issued = git.run("log", "--format=", "--name-only", tip, "--", f"{versions_dir(name)}/")
     taken = [v.version for v in map(parse_path, issued.split()) if v and v.version]
     return number in taken
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from gitreg import model_uris
 from gitreg.errors import GitregError, NotFound, UsageError
+from gitreg.layout import folder
 from gitreg.manifest import ModelVersion, RegisteredModel
 from gitreg.store.integrity import check_ref
 from gitreg.store.lockfile import Lock, pinned
@@ -98,14 +99,14 @@ class StaticAPI:
             digest = snap.index["models"].get(name)
             if digest is None:
                 raise NotFound.model(name, snap.index["models"])
-            snap.models[name] = self._json(f"models/{name}.json", digest)
+            snap.models[name] = self._json(f"models/{folder(name)}.json", digest)
         return snap.models[name]
 
     def _version(self, snap: _Snapshot, name: str, number: int) -> ModelVersion:
         digest = self._model_doc(snap, name)["versions"].get(str(number))
         if digest is None:
             raise NotFound(f"{name} has no version {number}")
-        data = self._json(f"models/{name}/versions/{number}.json", digest)
+        data = self._json(f"models/{folder(name)}/versions/{number}.json", digest)
         try:
             mv = ModelVersion.from_dict(data)
         except (ValueError, KeyError, TypeError):

@@ -3,7 +3,7 @@ a page per version into a folder (plain HTML, one CSS and one small JS file; not
 fetched at view time). Incremental: a file is written only when its bytes change, and
 pages of models or versions that are gone are removed.
 
-Layout: ``index.html``, ``models/<name>/index.html``, ``models/<name>/v<N>.html``,
+Layout: ``index.html``, ``models/<folder>/index.html``, ``models/<folder>/v<N>.html``,
 ``style.css``, ``filter.js``, ``api/v1/...`` (the static JSON read API, ``site.api``) and
 ``.gitreg-site.json`` (the list of generated files)."""
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gitreg.errors import NotFound, UsageError
-from gitreg.layout import version_path
+from gitreg.layout import folder, version_path
 from gitreg.manifest import ModelVersion
 from gitreg.registry.view import RegistryView
 from gitreg.repo.tree import CommitTree
@@ -92,7 +92,7 @@ def render(view: RegistryView, links: Links | None = None) -> dict[str, bytes]:
         "index.html": index_page(models, head, links).encode(),
     }
     for d in models:
-        base = f"models/{d.name}"
+        base = f"models/{folder(d.name)}"  # URL-safe: only A-Z a-z 0-9 . _ - ~
         files[f"{base}/index.html"] = model_page(d, links).encode()
         for mv in d.versions:
             files[f"{base}/v{mv.version}.html"] = version_page(d, mv, links).encode()

@@ -3,9 +3,9 @@ static host or CDN serves, so a fleet resolves ``models:/`` URIs without git.
 
     api/v1/index.json                       {"api_version", "commit", "stages",
                                              "storage_options", "models": {name: sha256}}
-    api/v1/models/<name>.json               {"model", "latest", "stages": {stage: N},
+    api/v1/models/<folder>.json               {"model", "latest", "stages": {stage: N},
                                              "versions": {"N": sha256}}
-    api/v1/models/<name>/versions/<N>.json  the version manifest (``ModelVersion.to_dict``)
+    api/v1/models/<folder>/versions/<N>.json  the version manifest (``ModelVersion.to_dict``)
 
 Each document names the sha256 of the documents below it, so a client that starts from
 ``index.json`` reads one consistent commit even from a cache that mixes two deploys, and
@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gitreg.config import Config
+from gitreg.layout import folder
 from gitreg.query.reader import newest_per_stage
 from gitreg.site.pages import ModelData
 
@@ -45,7 +46,7 @@ def api_files(models: Sequence[ModelData], config: Config, commit: str | None) -
         versions: dict[str, str] = {}
         for mv in d.versions:
             doc = encode(mv.to_dict())
-            files[f"{PREFIX}/models/{d.name}/versions/{mv.version}.json"] = doc
+            files[f"{PREFIX}/models/{folder(d.name)}/versions/{mv.version}.json"] = doc
             versions[str(mv.version)] = sha256(doc)
         heads = {mv.stage: mv.version for mv in newest_per_stage(d.versions)}
         model = encode(
@@ -56,7 +57,7 @@ def api_files(models: Sequence[ModelData], config: Config, commit: str | None) -
                 "versions": versions,
             }
         )
-        files[f"{PREFIX}/models/{d.name}.json"] = model
+        files[f"{PREFIX}/models/{folder(d.name)}.json"] = model
         index[d.name] = sha256(model)
     files[f"{PREFIX}/index.json"] = encode(
         {

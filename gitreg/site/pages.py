@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from gitreg.layout import folder
 from gitreg.manifest import ModelVersion, RegisteredModel
 from gitreg.site.chart import metric_chart
 from gitreg.site.html import Links, badge, esc, fmt_number, href, markdown, page, table
@@ -86,7 +87,8 @@ def first_line(text: str) -> str:
 
 def _version_links(name: str, mvs: Sequence[ModelVersion], prefix: str) -> str:
     return ", ".join(
-        f'<a href="{href(f"{prefix}{name}/v{mv.version}.html")}">v{mv.version}</a>' for mv in mvs
+        f'<a href="{href(f"{prefix}{folder(name)}/v{mv.version}.html")}">v{mv.version}</a>'
+        for mv in mvs
     )
 
 
@@ -117,7 +119,7 @@ def index_page(models: Sequence[ModelData], head: str | None, links: Links) -> s
         search = " ".join([m.name, first_line(m.description), team, *m.aliases])
         rows.append(
             f'<tr data-model="{esc(m.name)}" data-search="{esc(search)}">'
-            f'<td><a href="{href(f"models/{m.name}/index.html")}">{esc(m.name)}</a></td>'
+            f'<td><a href="{href(f"models/{folder(m.name)}/index.html")}">{esc(m.name)}</a></td>'
             f"<td>{esc(first_line(m.description))}</td>"
             f"<td>{_version_links(m.name, d.in_stage('Production'), 'models/')}</td>"
             f"<td>{_version_links(m.name, d.in_stage('Staging'), 'models/')}</td>"

@@ -32,7 +32,7 @@ from typing import Any
 
 from gitreg import model_uris
 from gitreg.errors import AlreadyExists, ArtifactError, GitregError, ManifestError
-from gitreg.layout import check_name
+from gitreg.layout import check_model_name
 from gitreg.manifest import ArtifactRef, ModelVersion
 from gitreg.store.cache import cached_download
 from gitreg.store.integrity import Verification, check_ref, download, verify_detail
@@ -196,7 +196,7 @@ def _entry(item: Any, where: str) -> LockEntry:
         raise ManifestError(where, None, f"each model needs exactly: {', '.join(sorted(keys))}")
     shown = item["name"] if isinstance(item["name"], str) else "?"
     try:
-        name = check_name(item["name"])
+        name = check_model_name(item["name"])
         version = item["version"]
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise ValueError("version must be a whole number from 1")

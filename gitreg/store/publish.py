@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from gitreg.errors import ArtifactError
-from gitreg.layout import check_name
+from gitreg.layout import check_model_name, folder
 from gitreg.manifest import ArtifactRef, FileEntry
 from gitreg.store.integrity import check_bytes, check_file, publish_file
 from gitreg.store.locations import check_rel, check_uri, file_path, redact, scheme_of
@@ -46,7 +46,8 @@ def upload(
     path: Path, store: str, name: str, storage_options: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> ArtifactRef:  # fmt: skip
-    """Store a local file or folder write-once at ``<store>/<name>/sha256/<hex>/<basename>``.
+    """Store a local file or folder write-once at ``<store>/<folder>/sha256/<hex>/<basename>``
+    (``<folder>``: the model's folder under ``models/``, ``layout.folder``).
 
     ``store`` is an absolute fsspec URI (``file:///abs/dir``, ``s3://bucket/prefix``).
     The same bytes uploaded twice are stored once; a different object already at the key
@@ -54,8 +55,9 @@ def upload(
     sizes only, ``file://`` and ``memory://`` re-hash). ``progress`` sees the bytes hashed
     and then the bytes sent: a bar's total is twice the size. Returns the final ref.
     """
-    check_name(name)
+    check_model_name(name)
     check_uri(store)
+    name = folder(name)  # the store key's first segment: the model's folder, safe in any URI
     prog = ProgressFanIn(progress)
     src = Path(os.path.abspath(path))
     ref = describe_local(src, prog)

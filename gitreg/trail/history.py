@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from gitreg import dates
 from gitreg.errors import NotFound
-from gitreg.layout import NULL_SHA, check_name, model_dir, model_path, version_number
+from gitreg.layout import (
+    MODELS,
+    NULL_SHA,
+    check_model_name,
+    folder,
+    model_dir,
+    model_path,
+    version_number,
+)
 from gitreg.repo.git import Git
 from gitreg.repo.log import RawChange, diff, ensure_commit_graph, read_log
 from gitreg.trail.changelog import rfc3339, to_changes
@@ -35,7 +43,7 @@ def history(  # noqa: PLR0913 (the filters history --help documents)
     ``version`` keeps the changes to that version (and aliases pointing at or away from
     it); ``stage`` keeps registrations into and transitions in or out of that stage;
     ``since`` (a date, start of day UTC, or an RFC 3339 time) drops older changes."""
-    check_name(name)
+    check_model_name(name)
     number = version_number(version) if version is not None else None
     after = since_time(since) if since else None
     ensure_commit_graph(git)
@@ -50,7 +58,7 @@ def history(  # noqa: PLR0913 (the filters history --help documents)
         for e in entries:
             created = e.paths.get(model_path(current))
             if created is not None and created.old == NULL_SHA:  # a rename?
-                e.paths = _rename_paths(diff(git, e.parent, e.sha, ["models/"]), current)
+                e.paths = _rename_paths(diff(git, e.parent, e.sha, [f"{MODELS}/"]), current)
         hop = [c for c in to_changes(git, entries) if c.name == current]
         for c in hop:
             parent = parents[c.commit]
@@ -69,7 +77,7 @@ def _rename_paths(paths: dict[str, RawChange], name: str) -> dict[str, RawChange
     gone = {
         p.split("/")[1] for p, c in paths.items() if p.endswith("/model.yaml") and c.new == NULL_SHA
     }
-    keep = gone | {name}
+    keep = gone | {folder(name)}  # folders, as the paths spell them
     return {p: pair for p, pair in paths.items() if p.split("/")[1] in keep}
 
 

@@ -74,13 +74,19 @@ def test_hostile_yaml_is_refused_fast(repo: Path, case: str) -> None:
     assert not (repo / "SENTINEL").exists() and not Path("SENTINEL").exists()
 
 
-@pytest.mark.parametrize(
-    "name", ["..", "a/b", ".git", "-rf", "/etc", "a\0b", "m\u043edel", "x" * 129, "--upload-pack=x"]
-)
+@pytest.mark.parametrize("name", ["..", "..x", "a/b", "a:b", "/etc", "a\0b", "a\nb", "x" * 257])
 def test_bad_model_names_are_refused_before_any_write(repo: Path, name: str) -> None:
     line = refused(run("register", "--", name, str(repo / "gitreg.yaml")), 2)
     assert "invalid model name" in line
     assert sorted(p.name for p in (repo / "models").iterdir()) == [".gitkeep", "m"]
+
+
+@pytest.mark.parametrize("name", [".git", "-rf", "m\u043edel", "x" * 129, "--upload-pack=x"])
+def test_odd_names_mlflow_accepts_land_in_a_tilde_folder(repo: Path, name: str) -> None:
+    result = run("register", "--", name, str(repo / "gitreg.yaml"))
+    assert result.exit_code == 0, result.output
+    made = sorted(p.name for p in (repo / "models").iterdir())
+    assert len(made) == 3 and made[2].startswith("~") and made[:2] == [".gitkeep", "m"]
 
 
 @pytest.mark.parametrize(

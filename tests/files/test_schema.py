@@ -12,7 +12,7 @@ import pytest
 from gitreg.errors import ManifestError, UsageError
 from gitreg.files import schema
 from gitreg.files.yamlio import dump, load
-from gitreg.layout import NAME_RULE
+from gitreg.layout import MODEL_NAME_RULE, NAME_RULE
 from gitreg.manifest import ArtifactRef, FileEntry, ModelVersion, RegisteredModel
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
@@ -122,7 +122,7 @@ VERSION_CASES = [
     (
         "name: churn",
         "name: ../etc",
-        f"f.yaml:2: name: '../etc' is not a valid name: use {NAME_RULE}",
+        f"f.yaml:2: name: '../etc' is not a valid model name: use {MODEL_NAME_RULE}",
     ),
     (
         "  owner: ada",
@@ -204,7 +204,7 @@ VERSION_CASES = [
     (
         "name: churn",
         'name: "churn\\n"',
-        f"f.yaml:2: name: 'churn\\n' is not a valid name: use {NAME_RULE}",
+        f"f.yaml:2: name: 'churn\\n' is not a valid model name: use {MODEL_NAME_RULE}",
     ),
     ("name: churn", "name: churn\nstagee: x", "f.yaml:3: unknown field 'stagee'"),
     ("tags:\n", "tags:\n  '': x\n", "f.yaml:23: tags: key '' must not be empty"),

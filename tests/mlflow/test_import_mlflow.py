@@ -54,7 +54,7 @@ def build_mlflow_registry(tmp_path: Path) -> tuple[Any, str]:
     c.set_registered_model_alias("fraud", "challenger", 3)
     c.create_registered_model("churn")
     c.create_model_version("churn", artifact(arts, "churn-1"))
-    c.create_registered_model("bad name")  # not a gitreg name: reported, not imported
+    c.create_registered_model("bad name")  # a name MLflow accepts: kept under models/~bad~20name
     return c, uri
 
 
@@ -77,8 +77,9 @@ def test_import_compares_field_by_field_and_reruns_import_nothing(
 
     out = json.loads(run("import-mlflow", "--from", uri, "--json").stdout)
     assert out["imported"] == {"churn": [1], "fraud": [1, 3, 4]}
-    assert "bad name" in out["skipped"]
-    assert int(git(reg_path, "rev-list", "--count", "HEAD")) == before + 2  # one per model
+    assert out["updated"] == ["bad name"] and out["skipped"] == {}
+    assert (reg_path / "models/~bad~20name/model.yaml").is_file()
+    assert int(git(reg_path, "rev-list", "--count", "HEAD")) == before + 3  # one per model
     assert "import fraud from MLflow (3 versions)" in git(reg_path, "log", "--format=%s")
 
     dst = MlflowClient(tracking_uri=uri, registry_uri=f"gitreg://{reg_path}")
@@ -103,7 +104,7 @@ def test_import_compares_field_by_field_and_reruns_import_nothing(
     assert Registry(reg_path).check() == []
 
     assert "Nothing new to import" in run("import-mlflow", "--from", uri).stdout
-    assert int(git(reg_path, "rev-list", "--count", "HEAD")) == before + 2
+    assert int(git(reg_path, "rev-list", "--count", "HEAD")) == before + 3
 
     src.create_model_version("fraud", artifact(tmp_path / "mlruns", "fraud-5"))
     src.create_registered_model("fraud-v2")
