@@ -70,7 +70,9 @@ def test_hostile_yaml_is_refused_fast(repo: Path, case: str) -> None:
     elapsed = time.perf_counter() - t0
     line = refused(result)
     assert "models/m/versions/1.yaml" in line and word in line.lower()
-    assert elapsed < 0.1, f"{case}: {elapsed * 1000:.0f} ms"
+    # an alias bomb or deep nesting that got through would take seconds (pyyaml#235); the
+    # bound leaves room for a loaded CI machine
+    assert elapsed < 2.0, f"{case}: {elapsed * 1000:.0f} ms"
     assert not (repo / "SENTINEL").exists() and not Path("SENTINEL").exists()
 
 

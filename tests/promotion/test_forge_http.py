@@ -56,7 +56,7 @@ def test_retry_after_is_honoured(flaky: Flaky) -> None:
     pr = GitHub(flaky.url, "t", backoff=0.01).create_pull("a/b", "h", "main", "t", "b")
     assert pr.number == 3 and len(flaky.times) == 3
     assert flaky.times[1] - flaky.times[0] >= 0.95  # Retry-After: 1
-    assert flaky.times[2] - flaky.times[1] < 0.5  # 502: the short back-off
+    assert flaky.times[2] - flaky.times[1] < 0.9  # 502: the short back-off, not Retry-After's 1 s
 
 
 def test_a_long_retry_after_is_capped(flaky: Flaky, monkeypatch: pytest.MonkeyPatch) -> None:
