@@ -136,8 +136,8 @@ def recover(git: Git, root: Path, gdir: Path) -> list[str]:
     """Undo what an interrupted write left behind; returns the paths put back."""
     restored: list[str] = []
     journal = gdir / "gitreg-journal"
+    _clear_stale_git_locks(root, gdir, journal)
     if journal.exists():
-        _clear_stale_index_lock(root, gdir, journal)
         try:
             entry = json.loads(journal.read_text())
             op, paths = str(entry["op"]), [str(p) for p in entry["paths"]]
@@ -161,30 +161,46 @@ def recover(git: Git, root: Path, gdir: Path) -> list[str]:
     return restored
 
 
-STALE_AFTER = 2.0  # seconds: an index.lock a live git holds is refreshed, or it is gone
+STALE_AFTER = 2.0  # seconds: a lock file a live git holds is short-lived, or it is gone
 
 
-def _clear_stale_index_lock(root: Path, gdir: Path, journal: Path) -> None:
-    """Remove the ``index.lock`` a gitreg write killed inside git left behind, so recovery
-    (and every later git command) can run. Only when it is surely stale: this process
-    holds gitreg's lock and found a journal (so the write that made it is dead), the lock
-    file is older than the journal's write and ``STALE_AFTER`` seconds, and no live git
-    process works in this repository (checked in /proc where there is one)."""
-    index_lock = gdir / "index.lock"
-    try:
-        st = os.lstat(index_lock)
-        since = os.lstat(journal).st_mtime
-    except FileNotFoundError:
+def _clear_stale_git_locks(root: Path, gdir: Path, journal: Path) -> None:
+    """Remove the lock files (``index.lock``, ``HEAD.lock``, a ref's ``.lock``) that a git
+    command killed with its gitreg process left behind, so recovery and every later git
+    command can run. This process holds gitreg's lock, so no gitreg write is running.
+
+    Where /proc tells which processes live, a lock is stale when no git process works in
+    this repository and the file is ``STALE_AFTER`` seconds old (a younger one is waited
+    for, then checked again). Elsewhere only the ``index.lock`` of a write that left its
+    journal, older than that journal, is removed: a live ``git commit`` waiting for its
+    editor must never lose its lock."""
+    if not Path("/proc/self").is_dir():
+        index_lock = gdir / "index.lock"
+        try:
+            if os.lstat(index_lock).st_mtime >= os.lstat(journal).st_mtime - 1:
+                index_lock.unlink()
+        except FileNotFoundError:
+            pass
         return
-    if st.st_mtime < since - 1 or time.time() - st.st_mtime < STALE_AFTER:
-        return  # older than the interrupted write, or fresh: not ours to judge
-    if _live_git(root):
+    found = [*gdir.glob("*.lock"), *(gdir / "refs").rglob("*.lock")]
+    found = [f for f in found if f.name != "config.lock"]
+    if not found or _live_git(root):
         return
-    index_lock.unlink(missing_ok=True)
+    for lock_file in found:
+        try:
+            age = time.time() - os.lstat(lock_file).st_mtime
+        except FileNotFoundError:
+            continue
+        if age < STALE_AFTER:
+            time.sleep(STALE_AFTER - age)
+            if _live_git(root):
+                return
+        lock_file.unlink(missing_ok=True)
 
 
 def _live_git(root: Path) -> bool:
-    """Whether a git process (best effort, Linux /proc) runs with its cwd in ``root``."""
+    """Whether a git process other than this process's own children (best effort, Linux
+    /proc) runs with its cwd in ``root``."""
     proc = Path("/proc")
     if not proc.is_dir():
         return False
@@ -195,8 +211,10 @@ def _live_git(root: Path) -> bool:
         try:
             if (pid / "comm").read_text().strip() not in ("git", "git-remote-http"):
                 continue
+            if (pid / "stat").read_text().rsplit(")", 1)[1].split()[1] == str(os.getpid()):
+                continue  # this process's own reader (``Git.cat``), not someone else's git
             cwd = os.readlink(pid / "cwd")
-        except OSError:
+        except (OSError, IndexError):
             continue
         if cwd == here or cwd.startswith(f"{here}/"):
             return True

@@ -256,7 +256,15 @@ class _Loop:
         return self.git.run("rev-list", "-1", f"{b}..{a}", "--") == ""
 
     def _reset(self, sha: str) -> None:
-        self.git.run("reset", "-q", "--keep", sha)
+        """Move the branch and the files it changes to ``sha``. ``reset --keep`` rewrites
+        those files one by one, so it is journaled like a write: a process killed half-way
+        leaves them for the next command to put back as HEAD has them."""
+        paths = self.git.run("diff", "--name-only", "-z", "HEAD", sha, "--").split("\0")
+        lock.begin(self.reg.root, f"reset-{uuid.uuid4().hex}", [p for p in paths if p])
+        try:
+            self.git.run("reset", "-q", "--keep", sha)
+        finally:  # a refused reset changed nothing: only a killed one leaves the journal
+            lock.end(self.reg.root)
         self.reg.__dict__.pop("config", None)  # the policy may differ on the new tip
 
     def _run(self, op: Callable[[Any], None], op_id: str, rerun: bool) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -346,12 +347,32 @@ def test_stale_index_lock_left_by_a_kill_inside_git_is_cleared(repo: Path, art: 
     subprocess.run(["git", "fsck", "--strict"], cwd=repo, check=True, capture_output=True)
 
 
-def test_a_fresh_index_lock_is_left_alone(repo: Path, art: str) -> None:
+def test_a_live_gits_index_lock_is_left_alone(repo: Path, art: str) -> None:
+    """While a git process works in the repository (someone's ``git commit`` waiting for
+    its editor, say), an index.lock is its own, however old: gitreg refuses rather than
+    take it away."""
     ok(gitreg(repo, "register", "m", art))
-    index_lock = repo / ".git/index.lock"  # a live git (someone's git commit) holds it
+    index_lock = repo / ".git/index.lock"
     index_lock.write_bytes(b"")
-    refused(gitreg(repo, "register", "m", art))
-    assert index_lock.exists()
+    os.utime(index_lock, (time.time() - 60,) * 2)
+    live = subprocess.Popen(  # a git that stays alive in the repository
+        ["git", "cat-file", "--batch"], cwd=repo, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
+    )
+    try:
+        refused(gitreg(repo, "register", "m", art))
+        assert index_lock.exists()
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_a_ref_lock_left_by_a_killed_git_is_cleared(repo: Path, art: str) -> None:
+    ok(gitreg(repo, "register", "m", art))
+    stale = repo / ".git/refs/heads/main.lock"  # what a kill inside update-ref leaves
+    stale.write_text(git(repo, "rev-parse", "HEAD"))
+    os.utime(stale, (time.time() - 60,) * 2)
+    assert "version 2" in ok(gitreg(repo, "register", "m", art))
+    assert not stale.exists()
 
 
 # --- kill -9 at random points of register --push ----------------------------------------
