@@ -35,17 +35,22 @@ from typing import Any
 from gitreg.errors import ManifestError
 from gitreg.files.tree import read_regular, refuse_kind
 
-FORMAT = f"1 marshal{marshal.version} py{sys.version_info[0]}.{sys.version_info[1]}"
+FORMAT = f"2 marshal{marshal.version} py{sys.version_info[0]}.{sys.version_info[1]}"
 _VERSION_FILE = re.compile(r"[1-9][0-9]*\.yaml")
 _LAYOUT = re.compile(r"models/([^/]+)/(?:model\.yaml|versions/[1-9][0-9]*\.yaml)")
 _RACY_NS = 2_000_000_000
 _PARALLEL_ABOVE = 2000  # parse on every core when this many files are new to the index
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS blobs (oid TEXT PRIMARY KEY, data BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, oid TEXT NOT NULL, sig TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (
+    oid TEXT PRIMARY KEY, data BLOB NOT NULL, name TEXT, version INTEGER, stage TEXT
+);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, oid TEXT NOT NULL, sig TEXT NOT NULL, model TEXT, number INTEGER
+);
 CREATE TABLE IF NOT EXISTS texts (oid TEXT PRIMARY KEY, text TEXT NOT NULL);
 """
+_DROP = "DROP TABLE IF EXISTS blobs; DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS texts;"
 Build = Callable[[str, bytes], Any]  # (registry path, stored record: marshal of its dict) -> object
 
 
@@ -67,30 +72,36 @@ class Index:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
+        self.saved = False  # whether the last worktree() stored all it found
 
     # --- the two questions ----------------------------------------------------------
 
-    def worktree(
+    def worktree(  # noqa: PLR0913 (the folders, what to build, and two ways to answer)
         self,
         root: Path,
         names: Collection[str] | None,
         versions: bool,
         build: Build,
         oids: dict[str, str] | None = None,
+        lean: bool = False,
     ) -> dict[str, Any]:
         """``build(path, stored record)`` for each registry file of the model folders ``names``
         (every one if None) in the work tree at ``root`` (their model.yaml only, unless
         ``versions``), each file's bytes read only if its stat changed. Each record is
         built as it is read, so 100,000 of them are never all in memory as dicts.
-        ``oids``, if given, gets each file's blob id (what ``texts`` is keyed by)."""
+        ``oids``, if given, gets each file's blob id (what ``texts`` is keyed by).
+        ``lean``: only bring the index up to date with the version files, building none of
+        them (``query.heads`` then answers from SQL); ``self.saved`` says if that worked."""
         found = _walk(root, names, versions)  # emptied as answered, to bound memory
         out: dict[str, Any] = {}
         stale: dict[str, tuple[str, int]] = {}
         gone = []
-        for path, oid, sig, data in self._known(names, versions):
+        for path, oid, sig, data in self._known(names, versions, lean):
             here = found.pop(path, None)
             if here is None:
                 gone.append(path)
+            elif data is None and lean and sig and here[0] == sig and path[-11:] != "/model.yaml":
+                continue  # known, unchanged, and not to be built
             elif data is not None and sig and here[0] == sig:
                 out[path] = build(path, data)
                 if oids is not None:
@@ -104,13 +115,14 @@ class Index:
         datas = dict(self._blobs(set(read_oids.values())))
         parsed = _parse_all({p: raw for p, raw in read.items() if read_oids[p] not in datas})
         for path in sorted(read):
-            out[path] = build(path, datas.get(read_oids[path]) or parsed[path])
+            if not (lean and path[-11:] != "/model.yaml"):
+                out[path] = build(path, datas.get(read_oids[path]) or parsed[path])
         if oids is not None:
             oids.update(read_oids)
         fresh = {
             p: (read_oids[p], found[p][0] if now - found[p][1] > _RACY_NS else "") for p in read
         }
-        self._save({read_oids[p]: d for p, d in parsed.items()}, fresh, gone=gone)
+        self.saved = self._save({read_oids[p]: d for p, d in parsed.items()}, fresh, gone=gone)
         return out
 
     def file(self, root: Path, path: str) -> dict[str, Any] | None:
@@ -175,7 +187,7 @@ class Index:
                 db.executescript(_SCHEMA)
                 row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
                 if row is None or row[0] != FORMAT:
-                    db.executescript("DELETE FROM blobs; DELETE FROM files; DELETE FROM texts;")
+                    db.executescript(_DROP + _SCHEMA)  # columns change with the format
                     db.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (FORMAT,))
                 self._db = db
                 return db
@@ -195,16 +207,17 @@ class Index:
             return None
 
     def _known(
-        self, names: Collection[str] | None, versions: bool
+        self, names: Collection[str] | None, versions: bool, lean: bool = False
     ) -> Iterator[tuple[str, str, str, bytes | None]]:
         """(path, blob id, stat signature, stored record or None) of every file the stat cache
         knows in the model folders ``names`` (all if None), model.yaml files only unless
-        ``versions``, streamed."""
+        ``versions``, streamed; if ``lean``, the records of model.yaml files only."""
         db = self._connect()
         if db is None:
             return
         query = (
             "SELECT f.path, f.oid, f.sig, b.data FROM files f LEFT JOIN blobs b ON b.oid = f.oid"
+            + (" AND f.number IS NULL" if lean else "")
         )
         only = "" if versions else " AND f.path GLOB '*/model.yaml'"
         # "/" sorts just before "0": a folder's paths are the range [name/, name0)
@@ -234,25 +247,30 @@ class Index:
 
     def _save(
         self, blobs: dict[str, bytes], files: dict[str, tuple[str, str]], gone: Iterable[str]
-    ) -> None:
+    ) -> bool:
+        """Store records and what paths hold; False if that could not be done."""
         gone = list(gone)
         if not (blobs or files or gone):
-            return
+            return self._connect() is not None
         db = self._connect()
         if db is None:
-            return
+            return False
         try:
             with db:
                 db.execute("BEGIN IMMEDIATE")
-                db.executemany("INSERT OR IGNORE INTO blobs VALUES (?, ?)", blobs.items())
                 db.executemany(
-                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?)",
-                    ((p, o, s) for p, (o, s) in files.items()),
+                    "INSERT OR IGNORE INTO blobs VALUES (?, ?, ?, ?, ?)",
+                    ((o, d, *_columns(d)) for o, d in blobs.items()),
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
+                    ((p, o, s, *_place(p)) for p, (o, s) in files.items()),
                 )
                 db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in gone))
                 self._prune(db)
+            return True
         except sqlite3.DatabaseError:
-            pass  # busy or read-only: the answer is still right, only the next one slower
+            return False  # busy or read-only: the answer is still right, only the next one slower
 
     @staticmethod
     def _prune(db: sqlite3.Connection) -> None:
@@ -324,6 +342,20 @@ def _lstat(full: str, rel: str, folder: bool = False) -> os.stat_result | None:
 def _sig(st: os.stat_result) -> tuple[str, int]:
     changed = max(st.st_mtime_ns, st.st_ctime_ns)
     return f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}", changed
+
+
+def _columns(data: bytes) -> tuple[str | None, int | None, str | None]:
+    """A stored record's name, and a version's number and stage (None for a model)."""
+    record = marshal.loads(data)
+    if "stage" not in record:
+        return record.get("name"), None, None
+    return record.get("name"), record.get("version"), record.get("stage")
+
+
+def _place(path: str) -> tuple[str, int | None]:
+    """The model folder a registry path is in, and its version number (None: model.yaml)."""
+    parts = path.split("/")
+    return parts[1], (int(parts[3][:-5]) if len(parts) == 4 else None)
 
 
 def _read(root: Path, path: str) -> bytes | None:
