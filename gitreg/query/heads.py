@@ -1,10 +1,11 @@
 """What ``gitreg list`` shows, answered by SQL: each model's newest version number in each
 stage, as one aggregate over the query index, so that 100,000 versions are never read
 back as records (``Reader.stage_heads``). The index is first brought up to date with
-the work tree (``Index.worktree(lean=True)``), which stores each version file's model,
-number and stage as columns; where anything is off (a record whose name or number is
-not its path's, a record missing, an index that could not be written) the answer is
-None and the caller reads the slow way, which says what is wrong."""
+the work tree (``Index.worktree(lean=True)``), which stores with each path its model
+folder and number, and its record's name, version and stage, as columns. Where anything
+is off (a record whose name or number is not its path's, a record missing, an index
+that could not be written) the answer is None and the caller reads the slow way, which
+says what is wrong."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ from typing import Any
 from gitreg.query.index import Build, Index
 
 _HEADS = """
-SELECT f.model, b.stage, max(b.version),
-       sum(b.oid IS NULL OR b.name IS NOT f.model OR b.version IS NOT f.number)
-FROM files f LEFT JOIN blobs b ON b.oid = f.oid
-WHERE f.number IS NOT NULL
-GROUP BY f.model, b.stage
+SELECT model, stage, max(version),
+       sum(name IS NULL OR name IS NOT model OR version IS NOT number)
+FROM files
+WHERE number > 0
+GROUP BY model, stage
 """
 
 

@@ -35,7 +35,7 @@ from typing import Any
 from gitreg.errors import ManifestError
 from gitreg.files.tree import read_regular, refuse_kind
 
-FORMAT = f"2 marshal{marshal.version} py{sys.version_info[0]}.{sys.version_info[1]}"
+FORMAT = f"3 marshal{marshal.version} py{sys.version_info[0]}.{sys.version_info[1]}"
 _VERSION_FILE = re.compile(r"[1-9][0-9]*\.yaml")
 _LAYOUT = re.compile(r"models/([^/]+)/(?:model\.yaml|versions/[1-9][0-9]*\.yaml)")
 _RACY_NS = 2_000_000_000
@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS blobs (
     oid TEXT PRIMARY KEY, data BLOB NOT NULL, name TEXT, version INTEGER, stage TEXT
 );
 CREATE TABLE IF NOT EXISTS files (
-    path TEXT PRIMARY KEY, oid TEXT NOT NULL, sig TEXT NOT NULL, model TEXT, number INTEGER
+    path TEXT PRIMARY KEY, oid TEXT NOT NULL, sig TEXT NOT NULL, model TEXT, number INTEGER,
+    name TEXT, version INTEGER, stage TEXT
 );
 CREATE TABLE IF NOT EXISTS texts (oid TEXT PRIMARY KEY, text TEXT NOT NULL);
 """
@@ -217,8 +218,14 @@ class Index:
             return
         query = (
             "SELECT f.path, f.oid, f.sig, b.data FROM files f LEFT JOIN blobs b ON b.oid = f.oid"
-            + (" AND f.number IS NULL" if lean else "")
         )
+        if lean:  # every file, but only the records of model.yaml files
+            try:
+                yield from db.execute(query + " WHERE f.number IS NULL")
+                yield from db.execute("SELECT path, oid, sig, NULL FROM files WHERE number > 0")
+            except sqlite3.DatabaseError:
+                pass
+            return
         only = "" if versions else " AND f.path GLOB '*/model.yaml'"
         # "/" sorts just before "0": a folder's paths are the range [name/, name0)
         ranges = [None] if names is None else [(f"models/{n}/", f"models/{n}0") for n in names]
@@ -263,7 +270,8 @@ class Index:
                     ((o, d, *_columns(d)) for o, d in blobs.items()),
                 )
                 db.executemany(
-                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO files SELECT ?1, ?2, ?3, ?4, ?5, b.name, b.version,"
+                    " b.stage FROM (SELECT 1) LEFT JOIN blobs b ON b.oid = ?2",
                     ((p, o, s, *_place(p)) for p, (o, s) in files.items()),
                 )
                 db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in gone))
