@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import marshal
 import os
-import re
 import sqlite3
-import stat
 import sys
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -33,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from gitreg.errors import ManifestError
-from gitreg.files.tree import read_regular, refuse_kind
+from gitreg.files.tree import read_regular
+from gitreg.query import fresh, walk
+from gitreg.query.walk import in_layout
 
-FORMAT = f"3 marshal{marshal.version} py{sys.version_info[0]}.{sys.version_info[1]}"
-_VERSION_FILE = re.compile(r"[1-9][0-9]*\.yaml")
-_LAYOUT = re.compile(r"models/([^/]+)/(?:model\.yaml|versions/[1-9][0-9]*\.yaml)")
+__all__ = ["Index", "blob_id", "in_layout", "open_index", "parse"]
+
+FORMAT = f"4 marshal{marshal.version} py{sys.version_info[0]}.{sys.version_info[1]}"
 _RACY_NS = 2_000_000_000
 _PARALLEL_ABOVE = 2000  # parse on every core when this many files are new to the index
 _SCHEMA = """
@@ -50,8 +50,9 @@ CREATE TABLE IF NOT EXISTS files (
     name TEXT, version INTEGER, stage TEXT
 );
 CREATE TABLE IF NOT EXISTS texts (oid TEXT PRIMARY KEY, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, sig TEXT NOT NULL);
 """
-_DROP = "DROP TABLE IF EXISTS blobs; DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS texts;"
+_DROP = "".join(f"DROP TABLE IF EXISTS {t};" for t in ("meta", "blobs", "files", "texts", "dirs"))
 Build = Callable[[str, bytes], Any]  # (registry path, stored record: marshal of its dict) -> object
 
 
@@ -93,38 +94,61 @@ class Index:
         ``oids``, if given, gets each file's blob id (what ``texts`` is keyed by).
         ``lean``: only bring the index up to date with the version files, building none of
         them (``query.heads`` then answers from SQL); ``self.saved`` says if that worked."""
-        found = _walk(root, names, versions)  # emptied as answered, to bound memory
-        out: dict[str, Any] = {}
-        stale: dict[str, tuple[str, int]] = {}
-        gone = []
-        for path, oid, sig, data in self._known(names, versions, lean):
-            here = found.pop(path, None)
-            if here is None:
-                gone.append(path)
-            elif data is None and lean and sig and here[0] == sig and path[-11:] != "/model.yaml":
-                continue  # known, unchanged, and not to be built
-            elif data is not None and sig and here[0] == sig:
-                out[path] = build(path, data)
-                if oids is not None:
-                    oids[path] = oid
-            else:
-                stale[path] = here
-        found.update(stale)
-        now = time.time_ns()
-        read = {p: raw for p in found if (raw := _read(root, p)) is not None}
-        read_oids = {p: blob_id(raw) for p, raw in read.items()}
-        datas = dict(self._blobs(set(read_oids.values())))
-        parsed = _parse_all({p: raw for p, raw in read.items() if read_oids[p] not in datas})
-        for path in sorted(read):
-            if not (lean and path[-11:] != "/model.yaml"):
-                out[path] = build(path, datas.get(read_oids[path]) or parsed[path])
-        if oids is not None:
-            oids.update(read_oids)
-        fresh = {
-            p: (read_oids[p], found[p][0] if now - found[p][1] > _RACY_NS else "") for p in read
-        }
-        self.saved = self._save({read_oids[p]: d for p, d in parsed.items()}, fresh, gone=gone)
-        return out
+        check = fresh.Check(root) if names is None and versions else None
+        try:
+            trusted = check is not None and check.trusted(self, root)
+            dirs: walk.Sigs = {}
+            found = {} if trusted else walk.walk(root, names, versions, dirs)  # emptied as answered
+            out: dict[str, Any] = {}
+            stale: dict[str, tuple[str, int]] = {}
+            gone = []
+            seen: dict[str, str] = {}  # path -> blob id, for fresh.Check.mark
+            for path, oid, sig, data in self._known(names, versions, lean, trusted):
+                if trusted:  # a record the index lacks is read again, as after a stat
+                    usable = data is not None or (lean and path[-11:] != "/model.yaml")
+                    here = _vouched(root, path, sig if usable else "")
+                else:
+                    here = found.pop(path, None)
+                seen[path] = oid
+                if here is None:
+                    gone.append(path)
+                elif (
+                    data is None and lean and sig and here[0] == sig and path[-11:] != "/model.yaml"
+                ):
+                    continue  # known, unchanged, and not to be built
+                elif data is not None and sig and here[0] == sig:
+                    out[path] = build(path, data)
+                    if oids is not None:
+                        oids[path] = oid
+                else:
+                    stale[path] = here
+            found.update(stale)
+            now = time.time_ns()
+            read = {p: raw for p in found if (raw := _read(root, p)) is not None}
+            read_oids = {p: blob_id(raw) for p, raw in read.items()}
+            datas = dict(self._blobs(set(read_oids.values())))
+            parsed = _parse_all({p: raw for p, raw in read.items() if read_oids[p] not in datas})
+            for path in sorted(read):
+                if not (lean and path[-11:] != "/model.yaml"):
+                    out[path] = build(path, datas.get(read_oids[path]) or parsed[path])
+            if oids is not None:
+                oids.update(read_oids)
+            stored = {
+                p: (read_oids[p], found[p][0] if now - found[p][1] > _RACY_NS else "") for p in read
+            }
+            self.saved = self._save({read_oids[p]: d for p, d in parsed.items()}, stored, gone=gone)
+            if check is not None and not trusted:
+                for path in gone:
+                    seen.pop(path, None)
+                seen.update(read_oids)
+                if self.saved and len(read) == len(found):  # every changed file was read
+                    check.mark(self, seen, dirs)
+                else:
+                    check.cancel()
+            return out
+        finally:
+            if check is not None:
+                check.cancel()  # the git commands it started, whatever happened
 
     def file(self, root: Path, path: str) -> dict[str, Any] | None:
         """The record of one work-tree file, or None if there is no regular file there:
@@ -132,12 +156,12 @@ class Index:
         parts = path.split("/")
         for i in range(1, len(parts)):  # no symbolic link on the way, as in WorkTree.read
             rel = "/".join(parts[:i])
-            if _lstat(f"{root}/{rel}", rel, folder=True) is None:
+            if walk.lstat(f"{root}/{rel}", rel, folder=True) is None:
                 return None
-        st = _lstat(f"{root}/{path}", path)
+        st = walk.lstat(f"{root}/{path}", path)
         if st is None:
             return None
-        sig, changed_ns = _sig(st)
+        sig, changed_ns = walk.sig(st)
         known = self._row("SELECT oid, sig FROM files WHERE path = ?", path)
         oid = known[0] if known is not None and known[1] == sig and sig else None
         data = self._row("SELECT data FROM blobs WHERE oid = ?", oid) if oid else None
@@ -208,11 +232,13 @@ class Index:
             return None
 
     def _known(
-        self, names: Collection[str] | None, versions: bool, lean: bool = False
+        self, names: Collection[str] | None, versions: bool, lean: bool, trusted: bool
     ) -> Iterator[tuple[str, str, str, bytes | None]]:
         """(path, blob id, stat signature, stored record or None) of every file the stat cache
         knows in the model folders ``names`` (all if None), model.yaml files only unless
-        ``versions``, streamed; if ``lean``, the records of model.yaml files only."""
+        ``versions``, streamed; if ``lean``, the records of model.yaml files only, and if
+        also ``trusted`` (fresh.Check), of the version files only those without a stored
+        signature (racy when stored: they are looked at again)."""
         db = self._connect()
         if db is None:
             return
@@ -222,7 +248,10 @@ class Index:
         if lean:  # every file, but only the records of model.yaml files
             try:
                 yield from db.execute(query + " WHERE f.number IS NULL")
-                yield from db.execute("SELECT path, oid, sig, NULL FROM files WHERE number > 0")
+                racy = " AND sig = ''" if trusted else ""
+                yield from db.execute(
+                    f"SELECT path, oid, sig, NULL FROM files WHERE number > 0{racy}"
+                )
             except sqlite3.DatabaseError:
                 pass
             return
@@ -291,67 +320,6 @@ class Index:
             db.execute("DELETE FROM texts WHERE oid NOT IN (SELECT oid FROM files)")
 
 
-# --- the work tree ---------------------------------------------------------------------
-
-
-def _walk(root: Path, names: Collection[str] | None, versions: bool) -> dict[str, tuple[str, int]]:
-    """path -> (stat signature, change time in ns) of every model.yaml (and version file,
-    if ``versions``) of the model folders ``names`` (all if None). A symbolic link is
-    refused, as
-    ``WorkTree.read`` refuses it."""
-    base = f"{root}/models"
-    if names is None:
-        try:
-            folders = sorted(e.name for e in os.scandir(base) if e.is_dir() or e.is_symlink())
-        except (FileNotFoundError, NotADirectoryError):
-            return {}
-    else:
-        folders = sorted(names)
-    found: dict[str, tuple[str, int]] = {}
-    for name in folders:
-        rel = f"models/{name}"
-        model = _lstat(f"{base}/{name}", rel, folder=True)
-        if model is None:
-            continue
-        model = _lstat(f"{base}/{name}/model.yaml", f"{rel}/model.yaml")
-        if model is None:
-            continue
-        found[f"{rel}/model.yaml"] = _sig(model)
-        folder = f"{base}/{name}/versions"
-        if not versions or _lstat(folder, f"{rel}/versions", folder=True) is None:
-            continue
-        for entry in os.scandir(folder):
-            if not _VERSION_FILE.fullmatch(entry.name):
-                continue
-            path = f"{rel}/versions/{entry.name}"
-            st = entry.stat(follow_symlinks=False)
-            if stat.S_ISLNK(st.st_mode):
-                raise ManifestError(path, None, "is a symbolic link; gitreg refuses them")
-            if not stat.S_ISREG(st.st_mode):
-                raise refuse_kind(path, st.st_mode)
-            found[path] = _sig(st)
-    return found
-
-
-def _lstat(full: str, rel: str, folder: bool = False) -> os.stat_result | None:
-    try:
-        st = os.lstat(full)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    if stat.S_ISLNK(st.st_mode):
-        raise ManifestError(rel, None, "is a symbolic link; gitreg refuses them")
-    if stat.S_ISDIR(st.st_mode) if folder else stat.S_ISREG(st.st_mode):
-        return st
-    if folder and stat.S_ISREG(st.st_mode):
-        return None  # a plain file where a model folder would be: no such model
-    raise refuse_kind(rel, st.st_mode)  # a FIFO, a device ...: refused, never dropped
-
-
-def _sig(st: os.stat_result) -> tuple[str, int]:
-    changed = max(st.st_mtime_ns, st.st_ctime_ns)
-    return f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}", changed
-
-
 def _columns(data: bytes) -> tuple[str | None, int | None, str | None]:
     """A stored record's name, and a version's number and stage (None for a model)."""
     record = marshal.loads(data)
@@ -364,6 +332,15 @@ def _place(path: str) -> tuple[str, int | None]:
     """The model folder a registry path is in, and its version number (None: model.yaml)."""
     parts = path.split("/")
     return parts[1], (int(parts[3][:-5]) if len(parts) == 4 else None)
+
+
+def _vouched(root: Path, path: str, sig: str) -> tuple[str, int] | None:
+    """What the walk would have said of a path the index is trusted for (fresh.Check):
+    its stored signature, or, where none was stored (it was racy), the file's own."""
+    if sig:
+        return sig, 0
+    st = walk.lstat(f"{root}/{path}", path)
+    return None if st is None else walk.sig(st)
 
 
 def _read(root: Path, path: str) -> bytes | None:
@@ -435,8 +412,3 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 def _remove(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-
-def in_layout(path: str) -> bool:
-    """Whether ``path`` is a model.yaml or a version manifest where the layout puts them."""
-    return _LAYOUT.fullmatch(path) is not None
