@@ -1,5 +1,5 @@
 """The query index: every registry file's parsed record, kept in SQLite under
-``.git/gitreg/index.sqlite`` so that searching or listing 100,000 versions does not
+``.git/gitreg/index2.sqlite`` so that searching or listing 100,000 versions does not
 re-parse 100,000 YAML files (the hardened loader costs ~0.2 ms a file).
 
 Records are keyed by git blob id (sha1 of ``blob <size>\\0<bytes>``), so a record can
@@ -39,6 +39,10 @@ __all__ = ["Index", "blob_id", "in_layout", "open_index", "parse"]
 
 FORMAT = f"4 marshal{marshal.version} py{sys.version_info[0]}.{sys.version_info[1]}"
 _RACY_NS = 2_000_000_000
+# Not index.sqlite: gitreg before format 2 kept its index there, and on meeting a newer
+# format it empties the tables but cannot insert into their new columns, so it would
+# never cache again; each keeps its own file instead.
+FILE = "index2.sqlite"
 _PARALLEL_ABOVE = 2000  # parse on every core when this many files are new to the index
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -67,7 +71,7 @@ def open_index(root: Path) -> Index | None:
     """The index of the registry at ``root``, or None where there is no ``.git`` folder to
     keep it in (a linked worktree or a bare copy simply reads without one)."""
     git_dir = root / ".git"
-    return Index(git_dir / "gitreg" / "index.sqlite") if git_dir.is_dir() else None
+    return Index(git_dir / "gitreg" / FILE) if git_dir.is_dir() else None
 
 
 class Index:

@@ -18,7 +18,7 @@ from gitreg.layout import model_path, version_path
 from gitreg.query import fresh, index
 from gitreg.registry import Registry, RegistryView
 
-DB = Path(".git/gitreg/index.sqlite")
+DB = Path(".git/gitreg") / index.FILE
 
 
 def trusted(root: Path) -> bool:

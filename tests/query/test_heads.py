@@ -17,7 +17,7 @@ from gitreg.query import heads, index
 from gitreg.query.reader import newest_per_stage
 from gitreg.registry import Registry, RegistryView
 
-DB = Path(".git/gitreg/index.sqlite")
+DB = Path(".git/gitreg") / index.FILE
 Heads = list[tuple[str, list[tuple[int, str]]]]
 
 
