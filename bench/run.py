@@ -116,7 +116,9 @@ def bench_gitreg(root: Path, art: str, runs: int, env: dict[str, str]) -> dict[s
 
     g = [sys.executable, "-m", "gitreg", "--repo", str(root)]
     m = model_name(0)
-    index = root / ".git" / "gitreg" / "index.sqlite"
+    from gitreg.query.index import FILE
+
+    index = root / ".git" / "gitreg" / FILE
     reads = {
         OPS[0]: [*g, "resolve", f"models:/{m}@champion"],
         OPS[1]: [*g, "resolve", f"models:/{m}/Production"],

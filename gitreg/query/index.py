@@ -1,5 +1,5 @@
 """The query index: every registry file's parsed record, kept in SQLite under
-``.git/gitreg/index.sqlite`` so that searching or listing 100,000 versions does not
+``.git/gitreg/index2.sqlite`` so that searching or listing 100,000 versions does not
 re-parse 100,000 YAML files (the hardened loader costs ~0.2 ms a file).
 
 Records are keyed by git blob id (sha1 of ``blob <size>\\0<bytes>``), so a record can
@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import marshal
 import os
-import re
 import sqlite3
-import stat
 import sys
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -33,19 +31,32 @@ from pathlib import Path
 from typing import Any
 
 from gitreg.errors import ManifestError
-from gitreg.files.tree import read_regular, refuse_kind
+from gitreg.files.tree import read_regular
+from gitreg.query import fresh, walk
+from gitreg.query.walk import in_layout
 
-FORMAT = f"1 marshal{marshal.version} py{sys.version_info[0]}.{sys.version_info[1]}"
-_VERSION_FILE = re.compile(r"[1-9][0-9]*\.yaml")
-_LAYOUT = re.compile(r"models/([^/]+)/(?:model\.yaml|versions/[1-9][0-9]*\.yaml)")
+__all__ = ["Index", "blob_id", "in_layout", "open_index", "parse"]
+
+FORMAT = f"4 marshal{marshal.version} py{sys.version_info[0]}.{sys.version_info[1]}"
 _RACY_NS = 2_000_000_000
+# Not index.sqlite: gitreg before format 2 kept its index there, and on meeting a newer
+# format it empties the tables but cannot insert into their new columns, so it would
+# never cache again; each keeps its own file instead.
+FILE = "index2.sqlite"
 _PARALLEL_ABOVE = 2000  # parse on every core when this many files are new to the index
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS blobs (oid TEXT PRIMARY KEY, data BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, oid TEXT NOT NULL, sig TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (
+    oid TEXT PRIMARY KEY, data BLOB NOT NULL, name TEXT, version INTEGER, stage TEXT
+);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, oid TEXT NOT NULL, sig TEXT NOT NULL, model TEXT, number INTEGER,
+    name TEXT, version INTEGER, stage TEXT
+);
 CREATE TABLE IF NOT EXISTS texts (oid TEXT PRIMARY KEY, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, sig TEXT NOT NULL);
 """
+_DROP = "".join(f"DROP TABLE IF EXISTS {t};" for t in ("meta", "blobs", "files", "texts", "dirs"))
 Build = Callable[[str, bytes], Any]  # (registry path, stored record: marshal of its dict) -> object
 
 
@@ -60,58 +71,88 @@ def open_index(root: Path) -> Index | None:
     """The index of the registry at ``root``, or None where there is no ``.git`` folder to
     keep it in (a linked worktree or a bare copy simply reads without one)."""
     git_dir = root / ".git"
-    return Index(git_dir / "gitreg" / "index.sqlite") if git_dir.is_dir() else None
+    return Index(git_dir / "gitreg" / FILE) if git_dir.is_dir() else None
 
 
 class Index:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
+        self.saved = False  # whether the last worktree() stored all it found
 
     # --- the two questions ----------------------------------------------------------
 
-    def worktree(
+    def worktree(  # noqa: PLR0913 (the folders, what to build, and two ways to answer)
         self,
         root: Path,
         names: Collection[str] | None,
         versions: bool,
         build: Build,
         oids: dict[str, str] | None = None,
+        lean: bool = False,
     ) -> dict[str, Any]:
         """``build(path, stored record)`` for each registry file of the model folders ``names``
         (every one if None) in the work tree at ``root`` (their model.yaml only, unless
         ``versions``), each file's bytes read only if its stat changed. Each record is
         built as it is read, so 100,000 of them are never all in memory as dicts.
-        ``oids``, if given, gets each file's blob id (what ``texts`` is keyed by)."""
-        found = _walk(root, names, versions)  # emptied as answered, to bound memory
-        out: dict[str, Any] = {}
-        stale: dict[str, tuple[str, int]] = {}
-        gone = []
-        for path, oid, sig, data in self._known(names, versions):
-            here = found.pop(path, None)
-            if here is None:
-                gone.append(path)
-            elif data is not None and sig and here[0] == sig:
-                out[path] = build(path, data)
-                if oids is not None:
-                    oids[path] = oid
-            else:
-                stale[path] = here
-        found.update(stale)
-        now = time.time_ns()
-        read = {p: raw for p in found if (raw := _read(root, p)) is not None}
-        read_oids = {p: blob_id(raw) for p, raw in read.items()}
-        datas = dict(self._blobs(set(read_oids.values())))
-        parsed = _parse_all({p: raw for p, raw in read.items() if read_oids[p] not in datas})
-        for path in sorted(read):
-            out[path] = build(path, datas.get(read_oids[path]) or parsed[path])
-        if oids is not None:
-            oids.update(read_oids)
-        fresh = {
-            p: (read_oids[p], found[p][0] if now - found[p][1] > _RACY_NS else "") for p in read
-        }
-        self._save({read_oids[p]: d for p, d in parsed.items()}, fresh, gone=gone)
-        return out
+        ``oids``, if given, gets each file's blob id (what ``texts`` is keyed by).
+        ``lean``: only bring the index up to date with the version files, building none of
+        them (``query.heads`` then answers from SQL); ``self.saved`` says if that worked."""
+        check = fresh.Check(root) if names is None and versions else None
+        try:
+            trusted = check is not None and check.trusted(self, root)
+            dirs: walk.Sigs = {}
+            found = {} if trusted else walk.walk(root, names, versions, dirs)  # emptied as answered
+            out: dict[str, Any] = {}
+            stale: dict[str, tuple[str, int]] = {}
+            gone = []
+            seen: dict[str, str] = {}  # path -> blob id, for fresh.Check.mark
+            for path, oid, sig, data in self._known(names, versions, lean, trusted):
+                if trusted:  # a record the index lacks is read again, as after a stat
+                    usable = data is not None or (lean and path[-11:] != "/model.yaml")
+                    here = _vouched(root, path, sig if usable else "")
+                else:
+                    here = found.pop(path, None)
+                seen[path] = oid
+                if here is None:
+                    gone.append(path)
+                elif (
+                    data is None and lean and sig and here[0] == sig and path[-11:] != "/model.yaml"
+                ):
+                    continue  # known, unchanged, and not to be built
+                elif data is not None and sig and here[0] == sig:
+                    out[path] = build(path, data)
+                    if oids is not None:
+                        oids[path] = oid
+                else:
+                    stale[path] = here
+            found.update(stale)
+            now = time.time_ns()
+            read = {p: raw for p in found if (raw := _read(root, p)) is not None}
+            read_oids = {p: blob_id(raw) for p, raw in read.items()}
+            datas = dict(self._blobs(set(read_oids.values())))
+            parsed = _parse_all({p: raw for p, raw in read.items() if read_oids[p] not in datas})
+            for path in sorted(read):
+                if not (lean and path[-11:] != "/model.yaml"):
+                    out[path] = build(path, datas.get(read_oids[path]) or parsed[path])
+            if oids is not None:
+                oids.update(read_oids)
+            stored = {
+                p: (read_oids[p], found[p][0] if now - found[p][1] > _RACY_NS else "") for p in read
+            }
+            self.saved = self._save({read_oids[p]: d for p, d in parsed.items()}, stored, gone=gone)
+            if check is not None and not trusted:
+                for path in gone:
+                    seen.pop(path, None)
+                seen.update(read_oids)
+                if self.saved and len(read) == len(found):  # every changed file was read
+                    check.mark(self, seen, dirs)
+                else:
+                    check.cancel()
+            return out
+        finally:
+            if check is not None:
+                check.cancel()  # the git commands it started, whatever happened
 
     def file(self, root: Path, path: str) -> dict[str, Any] | None:
         """The record of one work-tree file, or None if there is no regular file there:
@@ -119,12 +160,12 @@ class Index:
         parts = path.split("/")
         for i in range(1, len(parts)):  # no symbolic link on the way, as in WorkTree.read
             rel = "/".join(parts[:i])
-            if _lstat(f"{root}/{rel}", rel, folder=True) is None:
+            if walk.lstat(f"{root}/{rel}", rel, folder=True) is None:
                 return None
-        st = _lstat(f"{root}/{path}", path)
+        st = walk.lstat(f"{root}/{path}", path)
         if st is None:
             return None
-        sig, changed_ns = _sig(st)
+        sig, changed_ns = walk.sig(st)
         known = self._row("SELECT oid, sig FROM files WHERE path = ?", path)
         oid = known[0] if known is not None and known[1] == sig and sig else None
         data = self._row("SELECT data FROM blobs WHERE oid = ?", oid) if oid else None
@@ -175,7 +216,7 @@ class Index:
                 db.executescript(_SCHEMA)
                 row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
                 if row is None or row[0] != FORMAT:
-                    db.executescript("DELETE FROM blobs; DELETE FROM files; DELETE FROM texts;")
+                    db.executescript(_DROP + _SCHEMA)  # columns change with the format
                     db.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (FORMAT,))
                 self._db = db
                 return db
@@ -195,17 +236,29 @@ class Index:
             return None
 
     def _known(
-        self, names: Collection[str] | None, versions: bool
+        self, names: Collection[str] | None, versions: bool, lean: bool, trusted: bool
     ) -> Iterator[tuple[str, str, str, bytes | None]]:
         """(path, blob id, stat signature, stored record or None) of every file the stat cache
         knows in the model folders ``names`` (all if None), model.yaml files only unless
-        ``versions``, streamed."""
+        ``versions``, streamed; if ``lean``, the records of model.yaml files only, and if
+        also ``trusted`` (fresh.Check), of the version files only those without a stored
+        signature (racy when stored: they are looked at again)."""
         db = self._connect()
         if db is None:
             return
         query = (
             "SELECT f.path, f.oid, f.sig, b.data FROM files f LEFT JOIN blobs b ON b.oid = f.oid"
         )
+        if lean:  # every file, but only the records of model.yaml files
+            try:
+                yield from db.execute(query + " WHERE f.number IS NULL")
+                racy = " AND sig = ''" if trusted else ""
+                yield from db.execute(
+                    f"SELECT path, oid, sig, NULL FROM files WHERE number > 0{racy}"
+                )
+            except sqlite3.DatabaseError:
+                pass
+            return
         only = "" if versions else " AND f.path GLOB '*/model.yaml'"
         # "/" sorts just before "0": a folder's paths are the range [name/, name0)
         ranges = [None] if names is None else [(f"models/{n}/", f"models/{n}0") for n in names]
@@ -234,25 +287,31 @@ class Index:
 
     def _save(
         self, blobs: dict[str, bytes], files: dict[str, tuple[str, str]], gone: Iterable[str]
-    ) -> None:
+    ) -> bool:
+        """Store records and what paths hold; False if that could not be done."""
         gone = list(gone)
         if not (blobs or files or gone):
-            return
+            return self._connect() is not None
         db = self._connect()
         if db is None:
-            return
+            return False
         try:
             with db:
                 db.execute("BEGIN IMMEDIATE")
-                db.executemany("INSERT OR IGNORE INTO blobs VALUES (?, ?)", blobs.items())
                 db.executemany(
-                    "INSERT OR REPLACE INTO files VALUES (?, ?, ?)",
-                    ((p, o, s) for p, (o, s) in files.items()),
+                    "INSERT OR IGNORE INTO blobs VALUES (?, ?, ?, ?, ?)",
+                    ((o, d, *_columns(d)) for o, d in blobs.items()),
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO files SELECT ?1, ?2, ?3, ?4, ?5, b.name, b.version,"
+                    " b.stage FROM (SELECT 1) LEFT JOIN blobs b ON b.oid = ?2",
+                    ((p, o, s, *_place(p)) for p, (o, s) in files.items()),
                 )
                 db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in gone))
                 self._prune(db)
+            return True
         except sqlite3.DatabaseError:
-            pass  # busy or read-only: the answer is still right, only the next one slower
+            return False  # busy or read-only: the answer is still right, only the next one slower
 
     @staticmethod
     def _prune(db: sqlite3.Connection) -> None:
@@ -265,65 +324,27 @@ class Index:
             db.execute("DELETE FROM texts WHERE oid NOT IN (SELECT oid FROM files)")
 
 
-# --- the work tree ---------------------------------------------------------------------
+def _columns(data: bytes) -> tuple[str | None, int | None, str | None]:
+    """A stored record's name, and a version's number and stage (None for a model)."""
+    record = marshal.loads(data)
+    if "stage" not in record:
+        return record.get("name"), None, None
+    return record.get("name"), record.get("version"), record.get("stage")
 
 
-def _walk(root: Path, names: Collection[str] | None, versions: bool) -> dict[str, tuple[str, int]]:
-    """path -> (stat signature, change time in ns) of every model.yaml (and version file,
-    if ``versions``) of the model folders ``names`` (all if None). A symbolic link is
-    refused, as
-    ``WorkTree.read`` refuses it."""
-    base = f"{root}/models"
-    if names is None:
-        try:
-            folders = sorted(e.name for e in os.scandir(base) if e.is_dir() or e.is_symlink())
-        except (FileNotFoundError, NotADirectoryError):
-            return {}
-    else:
-        folders = sorted(names)
-    found: dict[str, tuple[str, int]] = {}
-    for name in folders:
-        rel = f"models/{name}"
-        model = _lstat(f"{base}/{name}", rel, folder=True)
-        if model is None:
-            continue
-        model = _lstat(f"{base}/{name}/model.yaml", f"{rel}/model.yaml")
-        if model is None:
-            continue
-        found[f"{rel}/model.yaml"] = _sig(model)
-        folder = f"{base}/{name}/versions"
-        if not versions or _lstat(folder, f"{rel}/versions", folder=True) is None:
-            continue
-        for entry in os.scandir(folder):
-            if not _VERSION_FILE.fullmatch(entry.name):
-                continue
-            path = f"{rel}/versions/{entry.name}"
-            st = entry.stat(follow_symlinks=False)
-            if stat.S_ISLNK(st.st_mode):
-                raise ManifestError(path, None, "is a symbolic link; gitreg refuses them")
-            if not stat.S_ISREG(st.st_mode):
-                raise refuse_kind(path, st.st_mode)
-            found[path] = _sig(st)
-    return found
+def _place(path: str) -> tuple[str, int | None]:
+    """The model folder a registry path is in, and its version number (None: model.yaml)."""
+    parts = path.split("/")
+    return parts[1], (int(parts[3][:-5]) if len(parts) == 4 else None)
 
 
-def _lstat(full: str, rel: str, folder: bool = False) -> os.stat_result | None:
-    try:
-        st = os.lstat(full)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    if stat.S_ISLNK(st.st_mode):
-        raise ManifestError(rel, None, "is a symbolic link; gitreg refuses them")
-    if stat.S_ISDIR(st.st_mode) if folder else stat.S_ISREG(st.st_mode):
-        return st
-    if folder and stat.S_ISREG(st.st_mode):
-        return None  # a plain file where a model folder would be: no such model
-    raise refuse_kind(rel, st.st_mode)  # a FIFO, a device ...: refused, never dropped
-
-
-def _sig(st: os.stat_result) -> tuple[str, int]:
-    changed = max(st.st_mtime_ns, st.st_ctime_ns)
-    return f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}", changed
+def _vouched(root: Path, path: str, sig: str) -> tuple[str, int] | None:
+    """What the walk would have said of a path the index is trusted for (fresh.Check):
+    its stored signature, or, where none was stored (it was racy), the file's own."""
+    if sig:
+        return sig, 0
+    st = walk.lstat(f"{root}/{path}", path)
+    return None if st is None else walk.sig(st)
 
 
 def _read(root: Path, path: str) -> bytes | None:
@@ -395,8 +416,3 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 def _remove(path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-
-def in_layout(path: str) -> bool:
-    """Whether ``path`` is a model.yaml or a version manifest where the layout puts them."""
-    return _LAYOUT.fullmatch(path) is not None

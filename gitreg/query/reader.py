@@ -155,10 +155,32 @@ class Reader:
         ``gitreg list`` shows, without building every version in full (at 100,000
         versions that would take most of the time and memory)."""
         with bulk():
+            fast = self._sql_heads()
+            if fast is not None:
+                return fast
             found: list[tuple[RegisteredModel, list[Any]]] = self._catalog(None, True, _head)
         return [
             (m, [Head(v.name, v.version, v.stage) for v in newest_per_stage(vs)]) for m, vs in found
         ]
+
+    def _sql_heads(self) -> list[tuple[RegisteredModel, list[Head]]] | None:
+        """``stage_heads`` of the work tree from one SQL aggregate over the query index, or
+        None where there is none or it cannot vouch for the answer (query.heads)."""
+        if not isinstance(self.tree, WorkTree) or self._index is None:
+            return None
+        from gitreg.query import heads  # noqa: PLC0415 (only gitreg list asks for it)
+
+        found = heads.worktree_heads(self._index, self.root, _build)
+        if found is None:
+            return None
+        records, newest = found
+        out = []
+        for path in sorted(records):
+            name, model = path.split("/", 2)[1], records[path]
+            if model.name != name:
+                return None  # the slow way says where
+            out.append((model, [Head(name, v, s) for v, s in newest.get(name, [])]))
+        return out
 
     def _catalog(
         self,

@@ -7,6 +7,7 @@ costs ~150 ms on every command. GitPython is imported lazily, here only, for rem
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Iterable, Iterator, Sequence
@@ -236,6 +237,34 @@ class Git:
         except FileNotFoundError:
             raise GitError("git is not installed or not on PATH") from None
         return Pending(proc, args[0])
+
+    def start_unstaged(self, path: str) -> Pending:
+        """In the background: the paths under ``path`` whose work-tree file differs from
+        git's index (NUL-separated), judged by full stat data and content where racy,
+        whatever the repository's settings would relax (fsmonitor, checkStat, ctime)."""
+        strict = ("core.fsmonitor=false", "core.checkStat=default", "core.trustctime=true")
+        config = [arg for c in strict for arg in ("-c", c)]
+        return self.start(*config, "diff-files", "--name-only", "-z", "--", f"{path}/")
+
+    def start_staged(self, path: str) -> Pending:
+        """In the background: git's index under ``path``, one NUL-ended entry each, as
+        ``<tag> <mode> <blob id> <merge stage>\t<path>`` (tag H: plain; h: assume-unchanged;
+        S: skip-worktree)."""
+        return self.start("ls-files", "-s", "-v", "-z", "--", f"{path}/")
+
+    def index_stamp(self) -> str | None:
+        """What changes whenever git writes its index: the file's stat data and checksum
+        (None without an index, or one written without a checksum)."""
+        try:
+            with open(self.root / ".git" / "index", "rb") as f:
+                st = os.fstat(f.fileno())
+                f.seek(max(0, st.st_size - 32))
+                tail = f.read()
+        except OSError:
+            return None
+        if not tail.strip(b"\0"):
+            return None  # index.skipHash: no checksum to go by
+        return f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}:{tail.hex()}"
 
     def update_index(self, paths: Sequence[str]) -> None:
         """Make the index entries of ``paths`` match the work tree (an absent file is

@@ -16,7 +16,7 @@ from gitreg.manifest import ModelVersion
 from gitreg.query import index
 from gitreg.registry import Registry, RegistryView
 
-DB = Path(".git/gitreg/index.sqlite")
+DB = Path(".git/gitreg") / index.FILE
 
 
 def scan(view: RegistryView) -> list[ModelVersion]:
