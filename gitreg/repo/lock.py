@@ -161,6 +161,9 @@ def recover(git: Git, root: Path, gdir: Path) -> list[str]:
     return restored
 
 
+# git's own lock files at the top of .git (never gitreg's, nor config.lock: a person may be
+# editing the configuration)
+_GIT_LOCKS = ("index.lock", "HEAD.lock", "ORIG_HEAD.lock", "packed-refs.lock", "shallow.lock")
 STALE_AFTER = 2.0  # seconds: a lock file a live git holds is short-lived, or it is gone
 
 
@@ -182,8 +185,8 @@ def _clear_stale_git_locks(root: Path, gdir: Path, journal: Path) -> None:
         except FileNotFoundError:
             pass
         return
-    found = [*gdir.glob("*.lock"), *(gdir / "refs").rglob("*.lock")]
-    found = [f for f in found if f.name != "config.lock"]
+    found = [gdir / n for n in _GIT_LOCKS if os.path.lexists(gdir / n)]
+    found += (gdir / "refs").rglob("*.lock")
     if not found or _live_git(root):
         return
     for lock_file in found:

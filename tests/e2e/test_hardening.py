@@ -366,6 +366,17 @@ def test_a_live_gits_index_lock_is_left_alone(repo: Path, art: str) -> None:
         live.wait()
 
 
+def test_gitregs_own_lock_file_is_never_cleared(repo: Path, art: str) -> None:
+    """Only git's lock files are judged stale: removing gitreg's flock file while it is held
+    would let a second process lock a new file beside it."""
+    ok(gitreg(repo, "register", "m", art))
+    own = repo / ".git/gitreg.lock"
+    os.utime(own, (time.time() - 60,) * 2)
+    inode = own.stat().st_ino
+    ok(gitreg(repo, "register", "m", art))
+    assert own.stat().st_ino == inode
+
+
 def test_a_ref_lock_left_by_a_killed_git_is_cleared(repo: Path, art: str) -> None:
     ok(gitreg(repo, "register", "m", art))
     stale = repo / ".git/refs/heads/main.lock"  # what a kill inside update-ref leaves
