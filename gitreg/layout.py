@@ -39,7 +39,8 @@ VERSION_FILE = re.compile(r"[1-9][0-9]*\.yaml")
 RESERVED_ALIAS = re.compile(r"(latest|[vV][0-9]+)")
 _WINDOWS_RESERVED = re.compile(r"(?i)(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])")
 _KEY = re.compile(r"[^\x00-\x1f\x7f]{1,250}")
-_PATH = re.compile(r"models/([^/]+)/(?:(model)\.yaml|versions/([1-9][0-9]*)\.yaml)")
+# a model.yaml or a version manifest where the layout puts them (the folder undecoded)
+PATH = re.compile(r"models/([^/]+)/(?:(model)\.yaml|versions/([1-9][0-9]*)\.yaml)")
 MODEL_NAME_RULE = (
     "1-256 characters, not only spaces, without '/', ':' or control characters, "
     "not starting with '..'"
@@ -113,17 +114,13 @@ class RegistryPath(NamedTuple):
 
 def parse_path(path: str) -> RegistryPath | None:
     """The model (and version) a registry file belongs to; None for any other path."""
-    m = _PATH.fullmatch(path)
+    m = PATH.fullmatch(path)
     if m is None:
         return None
     name = folder_name(m.group(1))
     if name is None:
         return None
     return RegistryPath(name, None if m.group(2) else int(m.group(3)))
-
-
-def is_registry_file(path: str) -> bool:
-    return parse_path(path) is not None
 
 
 def check_name(name: str, what: str = "alias") -> str:

@@ -6,16 +6,14 @@ with its path."""
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Collection
 from pathlib import Path
 
 from gitreg.errors import ManifestError
 from gitreg.files.tree import refuse_kind
+from gitreg.layout import PATH, VERSION_FILE
 
-_VERSION_FILE = re.compile(r"[1-9][0-9]*\.yaml")
-_LAYOUT = re.compile(r"models/([^/]+)/(?:model\.yaml|versions/[1-9][0-9]*\.yaml)")
 Sigs = dict[str, tuple[str, int]]  # path -> (stat signature, change time in ns)
 
 
@@ -57,7 +55,7 @@ def walk(
         if dirs is not None:
             dirs[f"{rel}/versions"] = sig(listed)
         for entry in os.scandir(folder):
-            if not _VERSION_FILE.fullmatch(entry.name):
+            if not VERSION_FILE.fullmatch(entry.name):
                 continue
             path = f"{rel}/versions/{entry.name}"
             st = entry.stat(follow_symlinks=False)
@@ -99,4 +97,4 @@ def sig(st: os.stat_result) -> tuple[str, int]:
 
 def in_layout(path: str) -> bool:
     """Whether ``path`` is a model.yaml or a version manifest where the layout puts them."""
-    return _LAYOUT.fullmatch(path) is not None
+    return PATH.fullmatch(path) is not None

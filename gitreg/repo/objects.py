@@ -15,10 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from gitreg.errors import Conflict, GitError
+from gitreg.layout import NULL_SHA
 from gitreg.repo.git import Git
-
-_ZERO = "0" * 40
-
 
 _TREE_MODE = "40000"
 _MODES = {"tree": ("40000",), "blob": ("100644", "100755", "120000"), "commit": ("160000",)}
@@ -208,5 +206,5 @@ def commit_on_branch(
             f"delete it (git branch -D {branch}) or merge its pull request first"
         )
     commit = commit_tree(git, tree, parent, message)
-    git.run("update-ref", "-m", "gitreg: promotion branch", ref, commit, _ZERO)
+    git.run("update-ref", "-m", "gitreg: promotion branch", ref, commit, NULL_SHA)
     return commit

@@ -9,13 +9,11 @@ through one ``git cat-file --batch``. A manifest deleted or rewritten long ago s
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from gitreg.errors import GitError
+from gitreg.layout import PATH
 from gitreg.repo.git import Git
-
-_VERSION_PATH = re.compile(r"models/[^/]+/versions/[1-9][0-9]*\.yaml")
 
 
 def version_blobs(git: Git) -> Iterator[tuple[str, bytes]]:
@@ -24,7 +22,8 @@ def version_blobs(git: Git) -> Iterator[tuple[str, bytes]]:
     out = git.run("rev-list", "--objects", "--branches", "--tags", "--remotes", *head)
     for line in out.splitlines():
         oid, _, path = line.partition(" ")
-        if path and _VERSION_PATH.fullmatch(path):
+        where = PATH.fullmatch(path) if path else None
+        if where is not None and where.group(3):  # a version manifest
             got = git.cat(oid)
             if got is None or got[1] != "blob":
                 raise GitError(f"git could not read {path} ({oid}); is the repository complete?")
