@@ -2,7 +2,7 @@
 stage, as one aggregate over the query index, so that 100,000 versions are never read
 back as records (``Reader.stage_heads``). The index is first brought up to date with
 the work tree (``Index.worktree(lean=True)``), which stores with each path its model
-folder and number, and its record's name, version and stage, as columns. Where anything
+name and number, and its record's name, version and stage, as columns. Where anything
 is off (a record whose name or number is not its path's, a record missing, an index
 that could not be written) the answer is None and the caller reads the slow way, which
 says what is wrong."""
@@ -27,7 +27,7 @@ GROUP BY model, stage
 def worktree_heads(
     idx: Index, root: Path, build: Build
 ) -> tuple[dict[str, Any], dict[str, list[tuple[int, str]]]] | None:
-    """(model.yaml path -> ``build(path, record)``, model folder -> [(number, stage)] of its
+    """(model.yaml path -> ``build(path, record)``, model name -> [(number, stage)] of its
     newest version in each stage, oldest first), or None: ask the slow way."""
     models = idx.worktree(root, None, True, build, lean=True)
     db = idx.connection()

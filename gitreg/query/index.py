@@ -32,6 +32,7 @@ from typing import Any
 
 from gitreg.errors import ManifestError
 from gitreg.files.tree import read_regular
+from gitreg.layout import parse_path
 from gitreg.query import fresh, walk
 from gitreg.query.walk import in_layout
 
@@ -333,9 +334,14 @@ def _columns(data: bytes) -> tuple[str | None, int | None, str | None]:
 
 
 def _place(path: str) -> tuple[str, int | None]:
-    """The model folder a registry path is in, and its version number (None: model.yaml)."""
-    parts = path.split("/")
-    return parts[1], (int(parts[3][:-5]) if len(parts) == 4 else None)
+    """The model a registry path belongs to, and its version number (None: model.yaml);
+    for a folder no valid name encodes to, the folder itself (its record's name then
+    differs, and the caller reads the slow way, which says what is wrong)."""
+    where = parse_path(path)
+    if where is None:
+        parts = path.split("/")
+        return parts[1], (int(parts[3][:-5]) if len(parts) == 4 else None)
+    return where.name, where.version
 
 
 def _vouched(root: Path, path: str, sig: str) -> tuple[str, int] | None:

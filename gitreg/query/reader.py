@@ -175,12 +175,12 @@ class Reader:
             return None
         records, newest = found
         out = []
-        for path in sorted(records):
-            name, model = path.split("/", 2)[1], records[path]
-            if model.name != name:
+        for path, model in records.items():
+            where = parse_path(path)
+            if where is None or model.name != where.name:
                 return None  # the slow way says where
-            out.append((model, [Head(name, v, s) for v, s in newest.get(name, [])]))
-        return out
+            out.append((model, [Head(model.name, v, s) for v, s in newest.get(model.name, [])]))
+        return sorted(out, key=lambda found: found[0].name)
 
     def _catalog(
         self,
