@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 from gitreg.errors import UsageError
+from gitreg.store.transfer import remove_tree
 
 _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?b?)\s*", re.IGNORECASE)
 
@@ -50,7 +50,4 @@ def drop(path: Path, root: Path) -> None:
         os.rename(path, grave)
     except FileNotFoundError:
         return  # dropped by someone else
-    for p in grave.rglob("*"):  # read-only files in read-only-free folders: make them writable
-        if p.is_dir() and not p.is_symlink():
-            p.chmod(0o755)
-    shutil.rmtree(grave, ignore_errors=True)
+    remove_tree(grave, ignore_errors=True)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
 import time
 from collections.abc import Iterable, Mapping
@@ -29,7 +28,7 @@ from typing import Any
 
 from gitreg.errors import UsageError
 from gitreg.store.locations import file_path, redact, scheme_of
-from gitreg.store.transfer import open_fs, translated_errors
+from gitreg.store.transfer import open_fs, remove_tree, translated_errors
 
 _HEX = re.compile(r"[0-9a-f]{64}")
 _DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw]?)\s*")
@@ -158,7 +157,7 @@ def delete(
             if scheme_of(obj.uri) == "file":
                 path = file_path(obj.uri)
                 if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path)
+                    remove_tree(path)  # published folders are sealed read-only
                 else:
                     path.unlink(missing_ok=True)
                 for parent in (path.parent, path.parent.parent):  # sha256/<hex>/, .staging/

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -151,3 +152,14 @@ def _discard(f: Any) -> None:
         f.discard()
     with suppress(AttributeError):
         f.closed = True  # a discarded buffered file must not flush on close / __del__
+
+
+def remove_tree(path: Path, *, ignore_errors: bool = False) -> None:
+    """Remove a folder tree that gitreg may have sealed read-only (a published artifact's
+    folders are 0555, so nothing in them can be unlinked by anyone but root): its folders
+    are made writable first, never following a symbolic link."""
+    for folder in [path, *path.rglob("*")]:
+        if folder.is_dir() and not folder.is_symlink():
+            with suppress(OSError):
+                folder.chmod(0o755)
+    shutil.rmtree(path, ignore_errors=ignore_errors)
