@@ -23,11 +23,13 @@ from gitreg.cli.app import (
     emit,
     fail,
     json_option,
+    open_registry,
     open_view,
     table,
     verification,
     version_json,
 )
+from gitreg.errors import GitregError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -76,11 +78,8 @@ def lock_download(f: F) -> F:
 
 
 def fetch_into(lock_file: str, folder: Path, *, cache: bool, quiet: bool | None) -> None:
-    # serving code loads only when a serving option is used
-    from gitreg.cli.progress import progress  # noqa: PLC0415
-
-    # serving code loads only when a serving option is used
-    from gitreg.store.lockfile import fetch_lock, load_lock  # noqa: PLC0415
+    from gitreg.cli.progress import progress  # noqa: PLC0415 (module docstring)
+    from gitreg.store.lockfile import fetch_lock, load_lock  # noqa: PLC0415 (module docstring)
 
     lock = load_lock(lock_file)
     total = sum(e.artifact.size for e in lock.entries)
@@ -120,9 +119,7 @@ def lock_verify(f: F) -> F:
 
 def verify_locked(lock_file: str, folder: str | None, as_json: bool) -> None:
     from gitreg.store import redact  # noqa: PLC0415 (fsspec loads only when bytes move)
-
-    # serving code loads only when a serving option is used
-    from gitreg.store.lockfile import load_lock, verify_lock  # noqa: PLC0415
+    from gitreg.store.lockfile import load_lock, verify_lock  # noqa: PLC0415 (module docstring)
 
     lock = load_lock(lock_file)
     rows = [
@@ -150,8 +147,7 @@ def api_resolve(f: F) -> F:
         if api is None:
             return f(*args, **kw)
         _no_past(kw, "--api")
-        # serving code loads only when a serving option is used
-        from gitreg.serving.client import StaticAPI  # noqa: PLC0415
+        from gitreg.serving.client import StaticAPI  # noqa: PLC0415 (module docstring)
 
         mv, aliases = StaticAPI(api).resolve_with_aliases(kw["uri"])
         if kw.get("as_json"):
@@ -199,14 +195,9 @@ def pin(
       gitreg pin models:/fraud-detector@champion models:/ranker/Production -o models.lock
       gitreg pin --update -o models.lock
     """
-    # serving code loads only when a serving option is used
-    from gitreg.errors import GitregError  # noqa: PLC0415
 
-    # serving code loads only when a serving option is used
-    from gitreg.serving.pin import moves  # noqa: PLC0415
-
-    # serving code loads only when a serving option is used
-    from gitreg.store.lockfile import Lock, load_lock, write_lock  # noqa: PLC0415
+    from gitreg.serving.pin import moves  # noqa: PLC0415 (module docstring)
+    from gitreg.store.lockfile import Lock, load_lock, write_lock  # noqa: PLC0415 (module docstring)
 
     if update and not os.path.lexists(out):
         fail(f"nothing to update: {out} does not exist (pin some URIs first)")
@@ -221,13 +212,11 @@ def pin(
         fail("name models:/ URIs to pin, or pass --update to re-resolve a lock")
     if api is not None:
         _no_past({"ref": ref, "at": at}, "--api")
-        # serving code loads only when a serving option is used
-        from gitreg.serving.client import StaticAPI  # noqa: PLC0415
+        from gitreg.serving.client import StaticAPI  # noqa: PLC0415 (module docstring)
 
         new = StaticAPI(api).pin(wanted)
     else:
-        # serving code loads only when a serving option is used
-        from gitreg.serving.pin import pin as pin_view  # noqa: PLC0415
+        from gitreg.serving.pin import pin as pin_view  # noqa: PLC0415 (module docstring)
 
         new = pin_view(open_view(ctx, ref or "HEAD", at), wanted)
     write_lock(new, out)
@@ -274,10 +263,8 @@ def cache_ls(as_json: bool) -> None:
     Example:
       gitreg cache ls --json
     """
-    # serving code loads only when a serving option is used
-    # serving code loads only when a serving option is used
-    from gitreg.store.cache_admin import entries  # noqa: PLC0415
-    from gitreg.store.cache_root import cache_dir, cache_max  # noqa: PLC0415
+    from gitreg.store.cache_admin import entries  # noqa: PLC0415 (module docstring)
+    from gitreg.store.cache_root import cache_dir, cache_max  # noqa: PLC0415 (module docstring)
 
     found = entries()
     total = sum(e.size for e in found)
@@ -315,10 +302,8 @@ def cache_prune(max_size: str | None, everything: bool, as_json: bool) -> None:
     Example:
       gitreg cache prune --max 20G
     """
-    # serving code loads only when a serving option is used
-    # serving code loads only when a serving option is used
-    from gitreg.store.cache_admin import entries, prune  # noqa: PLC0415
-    from gitreg.store.cache_root import cache_max, parse_size  # noqa: PLC0415
+    from gitreg.store.cache_admin import entries, prune  # noqa: PLC0415 (module docstring)
+    from gitreg.store.cache_root import cache_max, parse_size  # noqa: PLC0415 (module docstring)
 
     bound = parse_size(max_size, "--max") if max_size is not None else cache_max()
     dropped = prune(max_bytes=bound, everything=everything)
@@ -354,14 +339,9 @@ def gc(ctx: click.Context, store_: bool, delete: bool, grace: str, as_json: bool
       gitreg gc --store
       gitreg gc --store --delete --grace 7d
     """
-    # serving code loads only when a serving option is used
-    from gitreg.cli.app import open_registry  # noqa: PLC0415
 
-    # serving code loads only when a serving option is used
-    from gitreg.registry.store_gc import collect  # noqa: PLC0415
-
-    # serving code loads only when a serving option is used
-    from gitreg.store.gc import parse_duration  # noqa: PLC0415
+    from gitreg.registry.store_gc import collect  # noqa: PLC0415 (module docstring)
+    from gitreg.store.gc import parse_duration  # noqa: PLC0415 (module docstring)
 
     if not store_:
         fail("say what to collect: gitreg gc --store (git's own objects are git gc's job)")

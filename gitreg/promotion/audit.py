@@ -35,6 +35,7 @@ from gitreg.files import yamlio
 from gitreg.layout import ACCEPTED, CONFIG
 from gitreg.promotion import protected
 from gitreg.promotion.aliases import holders
+from gitreg.promotion.emergency import TRAILER
 from gitreg.repo.git import Git
 from gitreg.repo.log import LogEntry, read_log
 from gitreg.trail.changelog import rfc3339
@@ -44,7 +45,6 @@ from gitreg.trail.stays import FUTURE_SKEW, stays
 _GOOD_SIGNATURE = ("G", "U")  # good; good with unknown trust (GPG)
 
 
-EMERGENCY_TRAILER = "Gitreg-Emergency"
 EXIT_FINDINGS, EXIT_EMERGENCY = 1, 4  # `gitreg audit`'s exit statuses
 
 
@@ -170,7 +170,7 @@ def audit(
         if not found or _through_pull_request(git, c, found):
             continue
         if _emergency(git, c, cfg, found):
-            reason = _trailer(c.message, EMERGENCY_TRAILER)
+            reason = _trailer(c.message, TRAILER)
             what = "; ".join(ch.message for ch in found)
             report.findings.append(
                 _finding("emergency", c, f"emergency change awaiting review: {what} ({reason})")
@@ -241,7 +241,7 @@ def _trailer(message: str, key: str) -> str | None:
 def _emergency(git: Git, c: LogEntry, cfg: Config, found: list[protected.Change]) -> bool:
     """A break-glass commit: allowed by its parent's policy, a reason given, and nothing
     but previous holders restored (never a version new to the stage or alias)."""
-    if not cfg.break_glass or _trailer(c.message, EMERGENCY_TRAILER) is None or not c.parent:
+    if not cfg.break_glass or _trailer(c.message, TRAILER) is None or not c.parent:
         return False
     for ch in found:
         if ch.kind == "stage":

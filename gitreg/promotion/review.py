@@ -39,7 +39,7 @@ from gitreg.layout import (
     versions_dir,
 )
 from gitreg.manifest import ModelVersion
-from gitreg.promotion import approvals, gates
+from gitreg.promotion import approvals, gates, protected
 from gitreg.promotion.plan import gate_context, needs_history
 from gitreg.promotion.report import Finding, Report, Transition, doc_at
 from gitreg.promotion.review_aliases import alias_moves
@@ -55,8 +55,8 @@ _MODES = {"120000": "a symbolic link", "160000": "a submodule", "100755": "an ex
 
 
 def protects_policy(path: str) -> bool:
-    """Files that define the rules or who reviews them."""
-    return path == CONFIG or path.startswith(".github/") or path.rsplit("/", 1)[-1] == "CODEOWNERS"
+    """Files that define the rules or who reviews them: the ones ``audit`` protects."""
+    return path == CONFIG or protected.is_rule_file(path)
 
 
 def check_diff(  # noqa: PLR0913 (the change, and where its pull request is)

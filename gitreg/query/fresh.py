@@ -30,14 +30,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitreg.errors import GitError
-from gitreg.query.walk import Sigs, folder_sig, in_layout
+from gitreg.query.walk import RACY_NS, Sigs, folder_sig, in_layout
 from gitreg.repo.git import Git, Pending
 
 if TYPE_CHECKING:
     from gitreg.query.index import Index
 
 _MODELS = "models"
-_RACY_NS = 2_000_000_000
 
 
 class Check:
@@ -73,7 +72,7 @@ class Check:
             self.cancel()
             return
         now = time.time_ns()
-        if any(now - changed <= _RACY_NS for _, changed in dirs.values()):
+        if any(now - changed <= RACY_NS for _, changed in dirs.values()):
             self.cancel()
             return
         if self._changed() != set() or _entries(self.staged) != seen:

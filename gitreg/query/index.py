@@ -34,12 +34,11 @@ from gitreg.errors import ManifestError
 from gitreg.files.tree import read_regular
 from gitreg.layout import parse_path
 from gitreg.query import fresh, walk
-from gitreg.query.walk import in_layout
+from gitreg.query.walk import RACY_NS, in_layout
 
 __all__ = ["Index", "blob_id", "in_layout", "open_index", "parse"]
 
 FORMAT = f"4 marshal{marshal.version} py{sys.version_info[0]}.{sys.version_info[1]}"
-_RACY_NS = 2_000_000_000
 # Not index.sqlite: gitreg before format 2 kept its index there, and on meeting a newer
 # format it empties the tables but cannot insert into their new columns, so it would
 # never cache again; each keeps its own file instead.
@@ -139,7 +138,7 @@ class Index:
             if oids is not None:
                 oids.update(read_oids)
             stored = {
-                p: (read_oids[p], found[p][0] if now - found[p][1] > _RACY_NS else "") for p in read
+                p: (read_oids[p], found[p][0] if now - found[p][1] > RACY_NS else "") for p in read
             }
             self.saved = self._save({read_oids[p]: d for p, d in parsed.items()}, stored, gone=gone)
             if check is not None and not trusted:
@@ -178,7 +177,7 @@ class Index:
         oid = blob_id(raw)
         data = self._row("SELECT data FROM blobs WHERE oid = ?", oid)
         blob = data[0] if data is not None else parse(path, raw)
-        racy = time.time_ns() - changed_ns <= _RACY_NS
+        racy = time.time_ns() - changed_ns <= RACY_NS
         self._save({} if data else {oid: blob}, {path: (oid, "" if racy else sig)}, gone=())
         return marshal.loads(blob)  # type: ignore[no-any-return]
 

@@ -79,7 +79,8 @@ class Reader:
 
     @cached_property
     def git(self) -> Git:
-        return Git(self.root)
+        # a view of a commit shares its tree's git (and its one cat-file process)
+        return self.tree.git if isinstance(self.tree, CommitTree) else Git(self.root)
 
     @cached_property
     def _index(self) -> index.Index | None:

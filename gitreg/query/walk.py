@@ -14,6 +14,10 @@ from gitreg.errors import ManifestError
 from gitreg.files.tree import refuse_kind
 from gitreg.layout import PATH, VERSION_FILE
 
+# a file changed this close to now may change again within its timestamp's resolution:
+# its stat signature proves nothing (git's racy-git rule)
+RACY_NS = 2_000_000_000
+
 Sigs = dict[str, tuple[str, int]]  # path -> (stat signature, change time in ns)
 
 

@@ -119,7 +119,7 @@ class Git:
 
     def has_remote(self, remote: str) -> bool:
         """Whether ``remote`` has a URL configured."""
-        return bool(self.run("config", "--get", f"remote.{remote}.url", check=False).strip())
+        return self.configured_url(remote) is not None
 
     def configured_url(self, remote: str) -> str | None:
         """``remote``'s URL as configured (unchecked; ``remote_url`` checks it), or None."""

@@ -67,7 +67,7 @@ class StaticAPI:
                     raise APIError(f"{url} is over {MAX_DOCUMENT >> 20} MiB")
                 return data
             except urllib.error.HTTPError as e:
-                if e.code == 404 or delay is None or e.code < 500:
+                if delay is None or e.code < 500:  # a 404, like any 4xx, is final
                     raise APIError(f"{url}: HTTP {e.code} {e.reason}") from None
             except (urllib.error.URLError, OSError) as e:
                 if delay is None:

@@ -91,13 +91,6 @@ class Lock:
                 return e
         raise GitregError(f"the lock pins nothing for {uri}")
 
-    def merged(self, newer: Lock) -> Lock:
-        """This lock with ``newer``'s entries replacing those for the same URIs."""
-        return Lock(
-            entries=(*self.entries, *newer.entries),
-            storage_options=newer.storage_options or self.storage_options,
-        )
-
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"lock_version": LOCK_VERSION}
         if self.storage_options:

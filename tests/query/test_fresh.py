@@ -51,7 +51,7 @@ def heads(root: Path) -> list[tuple[str, list[tuple[int, str]]]]:
 
 @pytest.fixture
 def marked(reg: Registry, artifact: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
-    monkeypatch.setattr(fresh, "_RACY_NS", 0)  # folders changed a moment ago are marked too
+    monkeypatch.setattr(fresh, "RACY_NS", 0)  # folders changed a moment ago are marked too
     for name in ("a", "b"):
         for i in range(3):
             reg.register(name, artifact, metrics={"auc": 0.5 + i / 10})
