@@ -13,15 +13,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from gitreg.query.index import Build, Index
+from gitreg.query.index import MISPLACED, Build, Index
 
-_HEADS = """
-SELECT model, stage, max(version),
-       sum(name IS NULL OR name IS NOT model OR version IS NOT number)
-FROM files
-WHERE number > 0
-GROUP BY model, stage
-"""
+_HEADS = "SELECT model, stage, max(version) FROM files WHERE number > 0 GROUP BY model, stage"
 
 
 def worktree_heads(
@@ -37,15 +31,15 @@ def worktree_heads(
     try:
         with db:  # one read transaction: the files the refresh stored, as it stored them
             db.execute("BEGIN")
+            if db.execute(MISPLACED).fetchone():
+                return None
             rows = db.execute(_HEADS).fetchall()
             (paths,) = db.execute("SELECT count(*) FROM files WHERE number IS NULL").fetchone()
     except sqlite3.DatabaseError:
         return None
     if paths != len(models):
         return None  # another process changed the index in between: ask again the slow way
-    for model, stage, version, bad in rows:
-        if bad:
-            return None
+    for model, stage, version in rows:
         heads.setdefault(model, []).append((version, stage))
     for found in heads.values():
         found.sort()

@@ -22,7 +22,7 @@ and float, checked before they were stored, and marshal decodes them 2x faster t
 from __future__ import annotations
 
 import marshal
-import os
+import math
 import sqlite3
 import sys
 import time
@@ -30,20 +30,19 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from gitreg.errors import ManifestError
 from gitreg.files.tree import read_regular
 from gitreg.layout import parse_path
 from gitreg.query import fresh, walk
+from gitreg.query.parsing import chunks, parse, parse_all
 from gitreg.query.walk import RACY_NS, in_layout
 
-__all__ = ["Index", "blob_id", "in_layout", "open_index", "parse"]
+__all__ = ["Index", "blob_id", "in_layout", "open_index"]
 
-FORMAT = f"4 marshal{marshal.version} py{sys.version_info[0]}.{sys.version_info[1]}"
+FORMAT = f"5 marshal{marshal.version} py{sys.version_info[0]}.{sys.version_info[1]}"
 # Not index.sqlite: gitreg before format 2 kept its index there, and on meeting a newer
 # format it empties the tables but cannot insert into their new columns, so it would
 # never cache again; each keeps its own file instead.
 FILE = "index2.sqlite"
-_PARALLEL_ABOVE = 2000  # parse on every core when this many files are new to the index
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blobs (
@@ -55,8 +54,26 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE TABLE IF NOT EXISTS texts (oid TEXT PRIMARY KEY, text TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, sig TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS metrics (
+    oid TEXT NOT NULL, key TEXT NOT NULL, value, nan INTEGER NOT NULL, PRIMARY KEY (oid, key)
+);
+CREATE INDEX IF NOT EXISTS metric_values ON metrics (key, value);
+CREATE INDEX IF NOT EXISTS racy ON files (path) WHERE sig = '';
+CREATE INDEX IF NOT EXISTS model_files ON files (model) WHERE number IS NULL;
+CREATE INDEX IF NOT EXISTS heads ON files (model, stage, version) WHERE number > 0;
+CREATE INDEX IF NOT EXISTS newest ON files (model, number DESC) WHERE number > 0;
+CREATE INDEX IF NOT EXISTS blob_files ON files (oid);
+CREATE INDEX IF NOT EXISTS misplaced ON files (path)
+    WHERE name IS NULL OR name IS NOT model OR (number > 0 AND version IS NOT number);
 """
-_DROP = "".join(f"DROP TABLE IF EXISTS {t};" for t in ("meta", "blobs", "files", "texts", "dirs"))
+# a record whose name or number is not its path's (or missing): SQL answers defer to the
+# slow way, which says where. Written as the partial index above, so that it uses it.
+MISPLACED = (
+    "SELECT path FROM files WHERE name IS NULL OR name IS NOT model OR "
+    "(number > 0 AND version IS NOT number) LIMIT 1"
+)
+_TABLES = ("meta", "blobs", "files", "texts", "dirs", "metrics")
+_DROP = "".join(f"DROP TABLE IF EXISTS {t};" for t in _TABLES)
 Build = Callable[[str, bytes], Any]  # (registry path, stored record: marshal of its dict) -> object
 
 
@@ -87,7 +104,7 @@ class Index:
         root: Path,
         names: Collection[str] | None,
         versions: bool,
-        build: Build,
+        build: Build | None,
         oids: dict[str, str] | None = None,
         lean: bool = False,
     ) -> dict[str, Any]:
@@ -97,7 +114,9 @@ class Index:
         built as it is read, so 100,000 of them are never all in memory as dicts.
         ``oids``, if given, gets each file's blob id (what ``texts`` is keyed by).
         ``lean``: only bring the index up to date with the version files, building none of
-        them (``query.heads`` then answers from SQL); ``self.saved`` says if that worked."""
+        them (``query.heads`` then answers from SQL), nor any file if ``build`` is None;
+        ``self.saved`` says if that worked."""
+        bare = build is None
         check = fresh.Check(root) if names is None and versions else None
         try:
             trusted = check is not None and check.trusted(self, root)
@@ -107,20 +126,19 @@ class Index:
             stale: dict[str, tuple[str, int]] = {}
             gone = []
             seen: dict[str, str] = {}  # path -> blob id, for fresh.Check.mark
-            for path, oid, sig, data in self._known(names, versions, lean, trusted):
+            for path, oid, sig, data in self._known(names, versions, lean, trusted, bare):
+                unbuilt = lean and (bare or path[-11:] != "/model.yaml")
                 if trusted:  # a record the index lacks is read again, as after a stat
-                    usable = data is not None or (lean and path[-11:] != "/model.yaml")
+                    usable = data is not None or unbuilt
                     here = _vouched(root, path, sig if usable else "")
                 else:
                     here = found.pop(path, None)
                 seen[path] = oid
                 if here is None:
                     gone.append(path)
-                elif (
-                    data is None and lean and sig and here[0] == sig and path[-11:] != "/model.yaml"
-                ):
+                elif data is None and unbuilt and sig and here[0] == sig:
                     continue  # known, unchanged, and not to be built
-                elif data is not None and sig and here[0] == sig:
+                elif data is not None and sig and here[0] == sig and build is not None:
                     out[path] = build(path, data)
                     if oids is not None:
                         oids[path] = oid
@@ -131,9 +149,9 @@ class Index:
             read = {p: raw for p in found if (raw := _read(root, p)) is not None}
             read_oids = {p: blob_id(raw) for p, raw in read.items()}
             datas = dict(self._blobs(set(read_oids.values())))
-            parsed = _parse_all({p: raw for p, raw in read.items() if read_oids[p] not in datas})
+            parsed = parse_all({p: raw for p, raw in read.items() if read_oids[p] not in datas})
             for path in sorted(read):
-                if not (lean and path[-11:] != "/model.yaml"):
+                if build is not None and not (lean and path[-11:] != "/model.yaml"):
                     out[path] = build(path, datas.get(read_oids[path]) or parsed[path])
             if oids is not None:
                 oids.update(read_oids)
@@ -145,14 +163,27 @@ class Index:
                 for path in gone:
                     seen.pop(path, None)
                 seen.update(read_oids)
-                if self.saved and len(read) == len(found):  # every changed file was read
-                    check.mark(self, seen, dirs)
-                else:
-                    check.cancel()
+                self._mark(check, seen, dirs, complete=len(read) == len(found))
             return out
         finally:
             if check is not None:
                 check.cancel()  # the git commands it started, whatever happened
+
+    def _mark(
+        self, check: fresh.Check, seen: dict[str, str], dirs: walk.Sigs, complete: bool
+    ) -> None:
+        """After a full walk: let ``check`` mark the index if every changed file was read
+        and stored, so the next full query may skip the walk."""
+        if self.saved and complete:
+            check.mark(self, seen, dirs)
+        else:
+            check.cancel()
+
+    def refresh(self, root: Path) -> bool:
+        """Bring the index up to date with every registry file of the work tree, building
+        none; whether it now holds them all, as SQL answers need (``query.heads``)."""
+        self.worktree(root, None, True, None, lean=True)
+        return self.saved
 
     def file(self, root: Path, path: str) -> dict[str, Any] | None:
         """The record of one work-tree file, or None if there is no regular file there:
@@ -193,7 +224,7 @@ class Index:
             for path in paths.pop(oid):
                 out[path] = build(path, data)
         unparsed = {p: raw for ps in paths.values() for p in ps if (raw := read(p)) is not None}
-        parsed = _parse_all(unparsed)
+        parsed = parse_all(unparsed)
         for path, data in parsed.items():
             out[path] = build(path, data)
         self._save({entries[p]: d for p, d in parsed.items()}, {}, gone=())
@@ -236,13 +267,13 @@ class Index:
             return None
 
     def _known(
-        self, names: Collection[str] | None, versions: bool, lean: bool, trusted: bool
+        self, names: Collection[str] | None, versions: bool, lean: bool, trusted: bool, bare: bool
     ) -> Iterator[tuple[str, str, str, bytes | None]]:
         """(path, blob id, stat signature, stored record or None) of every file the stat cache
         knows in the model folders ``names`` (all if None), model.yaml files only unless
         ``versions``, streamed; if ``lean``, the records of model.yaml files only, and if
         also ``trusted`` (fresh.Check), of the version files only those without a stored
-        signature (racy when stored: they are looked at again)."""
+        signature (racy when stored: they are looked at again); if ``bare``, no records."""
         db = self._connect()
         if db is None:
             return
@@ -250,12 +281,13 @@ class Index:
             "SELECT f.path, f.oid, f.sig, b.data FROM files f LEFT JOIN blobs b ON b.oid = f.oid"
         )
         if lean:  # every file, but only the records of model.yaml files
+            # with + the planner keeps to the small index of racy paths
+            racy = "sig = '' AND " if trusted else ""
             try:
-                yield from db.execute(query + " WHERE f.number IS NULL")
-                racy = " AND sig = ''" if trusted else ""
-                yield from db.execute(
-                    f"SELECT path, oid, sig, NULL FROM files WHERE number > 0{racy}"
-                )
+                if not bare:
+                    yield from db.execute(query + " WHERE f.number IS NULL")
+                which = "1" if bare else "+number > 0"
+                yield from db.execute(f"SELECT path, oid, sig, NULL FROM files WHERE {racy}{which}")
             except sqlite3.DatabaseError:
                 pass
             return
@@ -279,7 +311,7 @@ class Index:
                 rows = db.execute("SELECT oid, data FROM blobs")
                 yield from ((o, d) for o, d in rows if o in oids)
                 return
-            for chunk in _chunks(sorted(oids), 500):
+            for chunk in chunks(sorted(oids), 500):
                 marks = ",".join("?" * len(chunk))
                 yield from db.execute(f"SELECT oid, data FROM blobs WHERE oid IN ({marks})", chunk)
         except sqlite3.DatabaseError:
@@ -303,6 +335,10 @@ class Index:
                     ((o, d, *_columns(d)) for o, d in blobs.items()),
                 )
                 db.executemany(
+                    "INSERT OR IGNORE INTO metrics VALUES (?, ?, ?, ?)",
+                    (row for o, d in blobs.items() for row in _metrics(o, d)),
+                )
+                db.executemany(
                     "INSERT OR REPLACE INTO files SELECT ?1, ?2, ?3, ?4, ?5, b.name, b.version,"
                     " b.stage FROM (SELECT 1) LEFT JOIN blobs b ON b.oid = ?2",
                     ((p, o, s, *_place(p)) for p, (o, s) in files.items()),
@@ -322,6 +358,7 @@ class Index:
         if blobs > 2 * files + 5000:
             db.execute("DELETE FROM blobs WHERE oid NOT IN (SELECT oid FROM files)")
             db.execute("DELETE FROM texts WHERE oid NOT IN (SELECT oid FROM files)")
+            db.execute("DELETE FROM metrics WHERE oid NOT IN (SELECT oid FROM files)")
 
 
 def _columns(data: bytes) -> tuple[str | None, int | None, str | None]:
@@ -332,14 +369,26 @@ def _columns(data: bytes) -> tuple[str | None, int | None, str | None]:
     return record.get("name"), record.get("version"), record.get("stage")
 
 
-def _place(path: str) -> tuple[str, int | None]:
+def _metrics(oid: str, data: bytes) -> Iterator[tuple[str, str, int | float | None, int]]:
+    """A version record's metrics as rows (blob id, key, value, NaN): numbers as the search
+    compares them (a NaN is present but equal to nothing; SQLite would store it as NULL,
+    so it says so beside it), anything else as absent."""
+    for key, v in (marshal.loads(data).get("metrics") or {}).items():
+        if isinstance(v, float):
+            yield oid, key, None if math.isnan(v) else v, int(math.isnan(v))
+        elif isinstance(v, int) and not isinstance(v, bool):
+            yield oid, key, v if -(2**63) <= v < 2**63 else float(v), 0
+
+
+def _place(path: str) -> tuple[str | None, int | None]:
     """The model a registry path belongs to, and its version number (None: model.yaml);
-    for a folder no valid name encodes to, the folder itself (its record's name then
-    differs, and the caller reads the slow way, which says what is wrong)."""
+    for a folder no valid name encodes to, no model: the path then counts as MISPLACED,
+    and SQL answers leave the question to the ordinary reads, which pass such a folder
+    by or say what is wrong."""
     where = parse_path(path)
     if where is None:
         parts = path.split("/")
-        return parts[1], (int(parts[3][:-5]) if len(parts) == 4 else None)
+        return None, (int(parts[3][:-5]) if len(parts) == 4 else None)
     return where.name, where.version
 
 
@@ -354,68 +403,6 @@ def _vouched(root: Path, path: str, sig: str) -> tuple[str, int] | None:
 
 def _read(root: Path, path: str) -> bytes | None:
     return read_regular(f"{root}/{path}", path)  # None if removed since the walk
-
-
-# --- parsing -----------------------------------------------------------------------------
-
-
-def parse(path: str, raw: bytes) -> bytes:
-    """One registry file's record as stored in the index (its canonical dict, marshalled),
-    or ManifestError saying what is wrong and where."""
-    # the parser loads only to index new files
-    from gitreg.files import schema, yamlio  # noqa: PLC0415 (the parser loads only to index new files)
-
-    # only index builders build records
-    from gitreg.manifest import ModelVersion, RegisteredModel  # noqa: PLC0415
-
-    doc = yamlio.load(raw, path)
-    kind, make = (
-        ("model", RegisteredModel.from_dict)
-        if path.endswith("/model.yaml")
-        else ("version", ModelVersion.from_dict)
-    )
-    try:
-        record = make(doc.data)
-    except (ValueError, KeyError, TypeError):
-        schema.validate(doc, kind)  # says exactly what is wrong, and on which line
-        raise ManifestError(path, None, f"not a valid {kind} file") from None
-    return marshal.dumps(record.to_dict())
-
-
-def _parse_chunk(items: list[tuple[str, bytes]]) -> list[tuple[str, bytes | tuple[Any, ...]]]:
-    out: list[tuple[str, bytes | tuple[Any, ...]]] = []
-    for path, raw in items:
-        try:
-            out.append((path, parse(path, raw)))
-        except ManifestError as e:
-            out.append((path, (e.path, e.line, e.message)))  # exceptions do not pickle well
-    return out
-
-
-def _parse_all(unparsed: dict[str, bytes]) -> dict[str, bytes]:
-    """Parse files, on every core when there are many (the first query after a clone)."""
-    items = sorted(unparsed.items())
-    if len(items) > _PARALLEL_ABOVE and (os.cpu_count() or 1) > 1:
-        # pools start only for large jobs
-        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
-
-        jobs = os.cpu_count() or 1
-        size = max(200, len(items) // (jobs * 8))
-        with ProcessPoolExecutor(jobs) as pool:
-            results = [r for chunk in pool.map(_parse_chunk, _chunks(items, size)) for r in chunk]
-    else:
-        results = _parse_chunk(items)
-    out: dict[str, bytes] = {}
-    for path, result in results:
-        if isinstance(result, tuple):
-            raise ManifestError(*result)
-        out[path] = result
-    return out
-
-
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def _remove(path: Path) -> None:

@@ -327,10 +327,21 @@ class Reader:
 
         flt = search.parse(filter)
         order = list(order_by)
+        names = only_names(flt.node)
+        if names is None and isinstance(self.tree, WorkTree) and self._index is not None:
+            # the ordered search loads only for searches of every model
+            from gitreg.query import ordered  # noqa: PLC0415
+
+            with bulk():
+                fast = ordered.search_versions(
+                    self._index, self.root, flt, order, max_results, oids
+                )
+            if fast is not None:
+                return fast
         with bulk():
             rows = []
             build = prefiltered(flt)
-            for model, versions in self._catalog(only_names(flt.node), True, build, oids):
+            for model, versions in self._catalog(names, True, build, oids):
                 by_version: dict[int, list[str]] = {}
                 for alias, v in sorted(model.aliases.items()):
                     by_version.setdefault(v, []).append(alias)
@@ -344,8 +355,8 @@ class Reader:
                         rows.append(row)
                 if not order and max_results is not None and len(rows) >= max_results:
                     break
-            ordered = search.sort_records(rows, order) if order else rows
-            kept = cast(list[VersionRow], ordered[:max_results])
+            ranked = search.sort_records(rows, order) if order else rows
+            kept = cast(list[VersionRow], ranked[:max_results])
             return [(row.version, row.aliases) for row in kept]
 
     def search_models(

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, NamedTuple
 
-from gitreg.layout import parse_path, version_path
+from gitreg.layout import version_path
 from gitreg.manifest import ModelVersion, RegisteredModel
 from gitreg.query.rows import VersionRow
 
@@ -62,23 +62,6 @@ def _reads_aliases(node: search.Node) -> bool:
     if isinstance(node, search.Compare):
         return node.field == search.Field("attr", "aliases")
     return any(_reads_aliases(item) for item in node.items)
-
-
-class StoredVersion(NamedTuple):
-    """A version known by its path, its stored record not decoded: what listing every
-    version's text needs (``query.texts`` checks the path against the record)."""
-
-    name: str
-    version: int
-    stored: bytes
-
-
-def as_stored(path: str, stored: bytes) -> RegisteredModel | StoredVersion:
-    if path.endswith("/model.yaml"):
-        return RegisteredModel.from_index(marshal.loads(stored))
-    where = parse_path(path)
-    assert where is not None and where.version is not None  # the index holds layout paths
-    return StoredVersion(where.name, where.version, stored)
 
 
 @contextmanager

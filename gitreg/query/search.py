@@ -31,7 +31,16 @@ from typing import Any, NamedTuple, NoReturn, TypeAlias
 
 from gitreg.errors import UsageError
 
-__all__ = ["Compare", "Field", "Filter", "FilterError", "Junction", "parse", "sort_records"]
+__all__ = [
+    "Compare",
+    "Field",
+    "Filter",
+    "FilterError",
+    "Junction",
+    "order_keys",
+    "parse",
+    "sort_records",
+]
 
 Scalar: TypeAlias = "str | int | float"
 Record: TypeAlias = Mapping[str, Any]
@@ -382,14 +391,19 @@ def _order_clause(clause: str) -> tuple[Field, bool]:
     return field, direction == "DESC"
 
 
+def order_keys(order_by: Sequence[str]) -> list[tuple[Field, bool]]:
+    """The sort keys of ``order_by`` (field, descending), most significant first, ending
+    with the tie-breakers name ASC and version_number DESC where not already there."""
+    keys = [_order_clause(c) for c in order_by]
+    return keys + [(f, d) for f, d in _DEFAULT_ORDER if f not in dict(keys)]
+
+
 def sort_records(records: Iterable[Record], order_by: Sequence[str]) -> list[Record]:
     """Sort by MLflow ``order_by`` clauses ("field [ASC|DESC]"), then name ASC and
     version_number DESC as tie-breakers (the whole default when order_by is empty).
     Records missing a sort value (or with a NaN metric) go last in either direction."""
-    keys = [_order_clause(c) for c in order_by]
-    keys += [(f, d) for f, d in _DEFAULT_ORDER if f not in dict(keys)]
     out = list(records)
-    for field, descending in reversed(keys):  # stable sorts, least significant key first
+    for field, descending in reversed(order_keys(order_by)):  # least significant first
         values = list(zip(map(_getter(field), out), out, strict=True))
         present = [(v, r) for v, r in values if v is not None and v is not _NAN]
         present.sort(key=operator.itemgetter(0), reverse=descending)

@@ -13,14 +13,13 @@ from __future__ import annotations
 import marshal
 import sqlite3
 from collections.abc import Collection, Iterator, Sequence
-from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
 
-from gitreg.errors import ManifestError
+from gitreg.files.tree import WorkTree
 from gitreg.layout import version_path
-from gitreg.query.index import Index
+from gitreg.query.index import MISPLACED, Index
 from gitreg.query.jsontext import render_at, render_item
-from gitreg.query.scan import StoredVersion, as_stored, bulk
+from gitreg.query.ordered import aliases_of
 
 if TYPE_CHECKING:
     from gitreg.query.reader import Reader
@@ -48,8 +47,10 @@ def search_texts(
 
     idx = reader._index
     if idx is not None and search.parse(filter).node is None and not order_by:
-        yield from _every_text(reader, idx, max_results)
-        return
+        every = _every_text(idx, reader, max_results)
+        if every is not None:
+            yield from every
+            return
     oids: dict[str, str] = {}
     found = reader._search_records(filter, order_by, max_results, oids)
     keys = [oids.get(version_path(mv.name, mv.version)) for mv, _ in found]
@@ -66,45 +67,51 @@ def search_texts(
         store(idx, new)
 
 
-def _every_text(reader: Reader, idx: Index, max_results: int | None) -> Iterator[str]:
+_EVERY = (
+    "SELECT f.oid, f.number, t.text, CASE WHEN t.text IS NULL THEN"
+    " (SELECT data FROM blobs WHERE oid = f.oid) END, m.oid FROM files f"
+    " JOIN files m ON m.model = f.model AND m.number IS NULL"
+    " LEFT JOIN texts t ON t.oid = f.oid WHERE f.number > 0 ORDER BY f.model, f.number DESC"
+)
+
+
+def _every_text(idx: Index, reader: Reader, max_results: int | None) -> Iterator[str] | None:
     """Every version's text, newest first in each model by name (the default order),
-    without decoding a record whose text is kept. Each text is checked against its
-    path before any is given out, as the catalog checks each record."""
-    oids: dict[str, str] = {}
-    with bulk():
-        found = reader._catalog(None, True, as_stored, oids)
-    wanted: list[tuple[StoredVersion, tuple[str, ...], str | None]] = []
-    for model, versions in found:
-        by_version: dict[int, list[str]] = {}
-        for alias, v in sorted(model.aliases.items()):
-            by_version.setdefault(v, []).append(alias)
-        for sv in reversed(versions):
-            key = oids.get(version_path(sv.name, sv.version))
-            wanted.append((sv, tuple(by_version.get(sv.version, ())), key))
-        if max_results is not None and len(wanted) >= max_results:
-            break
-    if max_results is not None:
-        del wanted[max_results:]
-    have = stored(idx, {key for _, _, key in wanted if key})
-    new = {}
-    out: list[tuple[str, tuple[str, ...]]] = []
-    for sv, aliases, key in wanted:
-        text = have.get(key) if key else None
-        head = f'{{\n    "name": {encode_basestring(sv.name)},\n    "version": {sv.version},'
-        if text is None or not text.startswith(head):
-            data = marshal.loads(sv.stored)
-            if (data["name"], data["version"]) != (sv.name, sv.version):
-                path = version_path(sv.name, sv.version)
-                reader.get_version(sv.name, sv.version)  # says where, if it can
-                raise ManifestError(path, None, "name/version do not match the path")
-            text = text_of(data)
-            if key:
-                new[key] = text
-        out.append((text, aliases))
-    del wanted, have
+    streamed out of SQL as kept, a record decoded only where its text is not kept yet;
+    None where the index cannot vouch for the work tree or a record is not where its path
+    says (then the ordinary search answers, or says what is wrong)."""
+    if not isinstance(reader.tree, WorkTree) or not idx.refresh(reader.root):
+        return None
+    db = idx.connection()
+    if db is None:
+        return None
+    try:
+        db.execute("BEGIN")  # one read transaction: the files the refresh stored
+        if db.execute(MISPLACED).fetchone():
+            db.execute("COMMIT")
+            return None
+        limit = "" if max_results is None else f" LIMIT {int(max_results)}"
+        rows = db.execute(_EVERY + limit)
+    except sqlite3.DatabaseError:
+        return None
+    return _stream(idx, db, rows)
+
+
+def _stream(idx: Index, db: sqlite3.Connection, rows: sqlite3.Cursor) -> Iterator[str]:
+    new: dict[str, str] = {}
+    aliases: dict[str, dict[int, tuple[str, ...]]] = {}  # model.yaml blob -> by version
+    try:
+        for oid, number, kept, data, model_oid in rows:
+            text = kept if kept is not None else text_of(marshal.loads(data))
+            if kept is None:
+                new[oid] = text
+            by_version = aliases.get(model_oid)
+            if by_version is None:
+                by_version = aliases[model_oid] = aliases_of(db, model_oid)
+            yield with_aliases(text, by_version.get(number, ()))
+    finally:
+        db.execute("COMMIT")
     store(idx, new)
-    for text, aliases in out:
-        yield with_aliases(text, aliases)
 
 
 def stored(index: Index, oids: Collection[str]) -> dict[str, str]:

@@ -71,13 +71,27 @@ def walk(
     return found
 
 
-def folder_sig(root: Path | str, rel: str) -> str | None:
-    """The stat signature of the folder ``rel`` now (None: it is not a folder now)."""
+def folders_unchanged(root: Path | str, folders: list[tuple[str, str]]) -> bool:
+    """Whether each of ``folders`` (path, stat signature) is a folder with that signature
+    now: the one check a trusted query makes (query.fresh), so it is kept tight, each path
+    looked up from the registry's own folder."""
     try:
-        st = os.lstat(f"{root}/{rel}")
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
-        return None
-    return sig(st)[0] if stat.S_ISDIR(st.st_mode) else None
+        return False
+    lstat, is_dir = os.lstat, stat.S_ISDIR
+    try:
+        for rel, want in folders:
+            st = lstat(rel, dir_fd=fd)
+            if f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}" != want:
+                return False
+            if not is_dir(st.st_mode):
+                return False
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True
 
 
 def lstat(full: str, rel: str, folder: bool = False) -> os.stat_result | None:

@@ -55,6 +55,7 @@ def marked(reg: Registry, artifact: Path, monkeypatch: pytest.MonkeyPatch) -> Re
     for name in ("a", "b"):
         for i in range(3):
             reg.register(name, artifact, metrics={"auc": 0.5 + i / 10})
+    reg.create_model("c")  # no versions folder yet
     assert not trusted(reg.root)
     heads(reg.root)  # walks, then marks
     assert trusted(reg.root)
@@ -78,6 +79,30 @@ def add_untracked(reg: Registry) -> None:
     (reg.root / version_path("a", 8)).write_text(text.replace("version: 3", "version: 8"))
 
 
+def first_version(reg: Registry) -> None:
+    text = (reg.root / version_path("a", 1)).read_text().replace("name: a", "name: c")
+    (reg.root / version_path("c", 1)).parent.mkdir()
+    (reg.root / version_path("c", 1)).write_text(text)
+
+
+def new_model(reg: Registry) -> None:
+    (reg.root / "models" / "d").mkdir()
+    text = (reg.root / model_path("c")).read_text().replace("name: c", "name: d")
+    (reg.root / model_path("d")).write_text(text)
+
+
+def versions_replaced(reg: Registry) -> None:
+    """The versions folder swapped for a copy holding one more file: no tracked file
+    differs, and the folder the index marked is gone."""
+    folder = reg.root / "models" / "a" / "versions"
+    folder.rename(folder.with_name("old"))
+    folder.mkdir()
+    for old in folder.with_name("old").iterdir():
+        (folder / old.name).write_bytes(old.read_bytes())
+    add_untracked(reg)
+    os.utime(folder, ns=(0, 0))  # its mtime put back does not hide it either
+
+
 def delete(reg: Registry) -> None:
     (reg.root / version_path("a", 1)).unlink()
 
@@ -99,6 +124,9 @@ def assume_unchanged(reg: Registry) -> None:
 CHANGES: dict[str, Callable[[Registry], None]] = {
     "edited": edit_in_place,
     "untracked": add_untracked,
+    "first-version": first_version,
+    "new-model": new_model,
+    "versions-replaced": versions_replaced,
     "deleted": delete,
     "model-deleted": delete_model,
     "staged": stage_an_edit,

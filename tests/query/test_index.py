@@ -13,7 +13,7 @@ from conftest import git
 from gitreg.errors import ManifestError
 from gitreg.layout import version_path
 from gitreg.manifest import ModelVersion
-from gitreg.query import index
+from gitreg.query import index, parsing
 from gitreg.registry import Registry, RegistryView
 
 DB = Path(".git/gitreg") / index.FILE
@@ -132,7 +132,7 @@ def test_a_checkout_of_another_commit_changes_every_answer(filled: Registry) -> 
 def test_many_new_files_are_parsed_on_every_core(
     filled: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(index, "_PARALLEL_ABOVE", 2)
+    monkeypatch.setattr(parsing, "_PARALLEL_ABOVE", 2)
     assert indexed(RegistryView(filled.root)) == scan(filled)
     bad = filled.root / version_path("c", 2)
     bad.write_text("name: [unclosed\n")

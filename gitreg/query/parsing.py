@@ -1,0 +1,73 @@
+"""Turning registry files into the records the query index stores: each file parsed with
+the hardened loader and checked, then marshalled; on every core when there are many (the
+first query after a clone parses every file)."""
+
+from __future__ import annotations
+
+import marshal
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from gitreg.errors import ManifestError
+
+_PARALLEL_ABOVE = 2000  # parse on every core when this many files are new to the index
+
+
+def parse(path: str, raw: bytes) -> bytes:
+    """One registry file's record as stored in the index (its canonical dict, marshalled),
+    or ManifestError saying what is wrong and where."""
+    # the parser loads only to index new files
+    from gitreg.files import schema, yamlio  # noqa: PLC0415 (the parser loads only to index new files)
+
+    # only index builders build records
+    from gitreg.manifest import ModelVersion, RegisteredModel  # noqa: PLC0415
+
+    doc = yamlio.load(raw, path)
+    kind, make = (
+        ("model", RegisteredModel.from_dict)
+        if path.endswith("/model.yaml")
+        else ("version", ModelVersion.from_dict)
+    )
+    try:
+        record = make(doc.data)
+    except (ValueError, KeyError, TypeError):
+        schema.validate(doc, kind)  # says exactly what is wrong, and on which line
+        raise ManifestError(path, None, f"not a valid {kind} file") from None
+    return marshal.dumps(record.to_dict())
+
+
+def _parse_chunk(items: list[tuple[str, bytes]]) -> list[tuple[str, bytes | tuple[Any, ...]]]:
+    out: list[tuple[str, bytes | tuple[Any, ...]]] = []
+    for path, raw in items:
+        try:
+            out.append((path, parse(path, raw)))
+        except ManifestError as e:
+            out.append((path, (e.path, e.line, e.message)))  # exceptions do not pickle well
+    return out
+
+
+def parse_all(unparsed: dict[str, bytes]) -> dict[str, bytes]:
+    """Parse files, on every core when there are many (the first query after a clone)."""
+    items = sorted(unparsed.items())
+    if len(items) > _PARALLEL_ABOVE and (os.cpu_count() or 1) > 1:
+        # pools start only for large jobs
+        from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
+        jobs = os.cpu_count() or 1
+        size = max(200, len(items) // (jobs * 8))
+        with ProcessPoolExecutor(jobs) as pool:
+            results = [r for chunk in pool.map(_parse_chunk, chunks(items, size)) for r in chunk]
+    else:
+        results = _parse_chunk(items)
+    out: dict[str, bytes] = {}
+    for path, result in results:
+        if isinstance(result, tuple):
+            raise ManifestError(*result)
+        out[path] = result
+    return out
+
+
+def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
