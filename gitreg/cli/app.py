@@ -169,11 +169,11 @@ def emit(data: Any) -> None:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    rows = [[("" if c is None else str(c)) for c in r] for r in rows]
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    lines = ["  ".join(map(str.ljust, r, widths)).rstrip() for r in [list(headers), *rows]]
-    for i in range(0, len(lines), 4096):  # an echo a line took a second for 100,000
-        click.echo("\n".join(lines[i : i + 4096]))
+    cells = [list(headers), *([("" if c is None else str(c)) for c in r] for r in rows)]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for i in range(0, len(cells), 4096):  # an echo a line took a second for 100,000
+        lines = ("  ".join(map(str.ljust, r, widths)).rstrip() for r in cells[i : i + 4096])
+        click.echo("\n".join(lines))
 
 
 def aliases_of(model: RegisteredModel) -> dict[int, list[str]]:

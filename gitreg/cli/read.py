@@ -186,7 +186,7 @@ def search_(
     if as_json:  # version_json's text of each, rendered once per blob, streamed
         write_texts(reg.search_version_texts(filter_string, order_by, max_results), _echo)
         return
-    records = reg.search_version_records(filter_string, order_by, max_results)
+    records = reg.each_version_record(filter_string, order_by, max_results)
     table(
         ["NAME", "VERSION", "STAGE", "ALIASES", "CREATED", "RUN"],
         [

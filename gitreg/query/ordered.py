@@ -4,11 +4,10 @@ that "the ten best by val_auc" of 100,000 versions decodes about ten records, no
 
 The Python filter stays the judge. Every row SQL gives is still tested with
 ``search.Filter.matches``; SQL only sorts, and only drops rows the filter would drop too
-(see ``_pushed``). Where SQL judged the whole filter it also applies the limit, and a row
-the filter then refuses means the two disagree: the answer is None, as it is wherever the
+(see ``_pushed``); where SQL judges the whole filter it also applies the limit. Where the
 index cannot vouch for the work tree (``Index.refresh``) or a record is not where its
-path says (``index.MISPLACED``), and the caller searches the ordinary way, which says
-what is wrong.
+path says (``index.MISPLACED``), the answer is None, and the caller searches the ordinary
+way, which says what is wrong.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from gitreg.query import search
 from gitreg.query.index import MISPLACED, Index
 from gitreg.query.rows import VersionRow
 
-Found = list[tuple[ModelVersion, tuple[str, ...]]]
+Found = tuple[ModelVersion, tuple[str, ...]]
 
 _COLUMNS = {"name": "f.model", "version_number": "f.number", "stage": "f.stage"}
 _NUMERIC_OPS = ("<", "<=", ">", ">=", "=")
@@ -38,53 +37,53 @@ def search_versions(  # noqa: PLR0913 (where, what, and what to note of it)
     order_by: list[str],
     max_results: int | None,
     oids: dict[str, str] | None = None,
-) -> Found | None:
-    """What ``Reader.search_version_records`` finds in the work tree at ``root``, or None:
-    search the ordinary way. ``oids`` (if given) gets each found file's blob id."""
+) -> Iterator[Found] | None:
+    """What ``Reader.search_version_records`` finds in the work tree at ``root``, streamed,
+    or None: search the ordinary way. ``oids`` (if given) gets each found file's blob id
+    as it is given out."""
     planned = _queries(flt, order_by, max_results)
     if planned is None or not idx.refresh(root):
         return None
-    queries, exact = planned
     db = idx.connection()
     if db is None:
         return None
     try:
-        with db:  # one read transaction: the files the refresh stored, as it stored them
-            db.execute("BEGIN")
-            if db.execute(MISPLACED).fetchone():
-                return None
-            rows = (row for sql, args in queries for row in db.execute(sql, args))
-            return _collect(db, rows, flt, max_results, exact, oids)
+        db.execute("BEGIN")  # one read transaction: the files the refresh stored
+        if db.execute(MISPLACED).fetchone():
+            db.execute("COMMIT")
+            return None
+        cursors = [db.execute(sql, args) for sql, args in planned]
     except sqlite3.DatabaseError:
         return None
+    return _stream(db, (row for rows in cursors for row in rows), flt, max_results, oids)
 
 
-def _collect(  # noqa: PLR0913 (the rows, and what to keep of them)
+def _stream(
     db: sqlite3.Connection,
     rows: Iterator[tuple[str, str, bytes, str]],
     flt: search.Filter,
     max_results: int | None,
-    exact: bool,
     oids: dict[str, str] | None,
-) -> Found | None:
+) -> Iterator[Found]:
     aliases: dict[str, dict[int, tuple[str, ...]]] = {}  # model.yaml blob -> by version
-    found: Found = []
-    for path, oid, data, model_oid in rows:
-        if max_results is not None and len(found) >= max_results:
-            break
-        by_version = aliases.get(model_oid)
-        if by_version is None:
-            by_version = aliases[model_oid] = aliases_of(db, model_oid)
-        mv = ModelVersion.from_index(marshal.loads(data))
-        row = VersionRow(mv, by_version.get(mv.version, ()))
-        if not flt.matches(row):
-            if exact:
-                return None  # SQL and the filter disagree: trust neither here
-            continue
-        found.append((mv, row.aliases))
-        if oids is not None:
-            oids[path] = oid
-    return found
+    left = max_results
+    try:
+        for path, oid, data, model_oid in rows:
+            if left is not None and left <= 0:
+                break
+            by_version = aliases.get(model_oid)
+            if by_version is None:
+                by_version = aliases[model_oid] = aliases_of(db, model_oid)
+            mv = ModelVersion.from_index(marshal.loads(data))
+            row = VersionRow(mv, by_version.get(mv.version, ()))
+            if flt.matches(row):  # the judge, whatever SQL made of the filter
+                if oids is not None:
+                    oids[path] = oid
+                if left is not None:
+                    left -= 1
+                yield mv, row.aliases
+    finally:
+        db.execute("COMMIT")
 
 
 def aliases_of(db: sqlite3.Connection, model_oid: str) -> dict[int, tuple[str, ...]]:
@@ -98,11 +97,11 @@ def aliases_of(db: sqlite3.Connection, model_oid: str) -> dict[int, tuple[str, .
 
 def _queries(
     flt: search.Filter, order_by: list[str], max_results: int | None
-) -> tuple[list[tuple[str, list[Any]]], bool] | None:
+) -> list[tuple[str, list[Any]]] | None:
     """The SQL giving path, blob id, record and model.yaml blob id of each candidate
-    version in the search's order, as (query, arguments) to run one after the other, and
-    whether it judges the whole filter; None where an order key is not a column or a
-    metric. Ordered by a metric first, the versions that have it come from the index of
+    version in the search's order, as (query, arguments) to run one after the other,
+    limited where they judge the whole filter; None where an order key is not a column or
+    a metric. Ordered by a metric first, the versions that have it come from the index of
     metric values, then (unless the filter needs it) those that do not."""
     keys = search.order_keys(order_by)
     joins, order, join_args = "", [], []
@@ -129,7 +128,7 @@ def _queries(
     )
     first = keys[0][0]
     if first.kind != "metrics":
-        return [(sql.format("files f", "") + ", ".join(order) + limit, args)], exact
+        return [(sql.format("files f", "") + ", ".join(order) + limit, args)]
     # the first key's own conditions, again on m0, so that SQLite reads a range of its index
     ranges = [(m[1], m[2]) for _, _, m in conds if m and m[0] == first.key]
     present = " AND m0.key = ? AND m0.value IS NOT NULL" + "".join(
@@ -149,7 +148,7 @@ def _queries(
         found.append(
             (sql.format("files f", absent) + ", ".join(order[1:]) + limit, [*args, first.key])
         )
-    return found, exact
+    return found
 
 
 def _pushed(node: search.Node | None) -> tuple[list[tuple[str, list[Any], tuple[Any, ...]]], bool]:

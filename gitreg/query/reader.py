@@ -304,6 +304,14 @@ class Reader:
     ) -> list[tuple[ModelVersion, tuple[str, ...]]]:
         """What ``search_versions`` finds, with each one's aliases (sorted): what the
         search command prints, in one pass (no second read of every model.yaml)."""
+        with bulk():
+            return list(self._search_records(filter, order_by, max_results, None))
+
+    def each_version_record(
+        self, filter: str = "", order_by: Iterable[str] = (), max_results: int | None = None
+    ) -> Iterator[tuple[ModelVersion, tuple[str, ...]]]:
+        """``search_version_records``, given out one at a time where it can be, so that
+        printing every version never holds every record."""
         return self._search_records(filter, order_by, max_results, None)
 
     def search_version_texts(
@@ -322,7 +330,9 @@ class Reader:
         order_by: Iterable[str],
         max_results: int | None,
         oids: dict[str, str] | None,
-    ) -> list[tuple[ModelVersion, tuple[str, ...]]]:
+    ) -> Iterator[tuple[ModelVersion, tuple[str, ...]]]:
+        """What ``search_version_records`` finds, streamed where SQL answers (the records
+        of 100,000 versions are then never all held at once)."""
         from gitreg.query import search  # noqa: PLC0415 (the filter parser loads only for searches)
 
         flt = search.parse(filter)
@@ -332,10 +342,7 @@ class Reader:
             # the ordered search loads only for searches of every model
             from gitreg.query import ordered  # noqa: PLC0415
 
-            with bulk():
-                fast = ordered.search_versions(
-                    self._index, self.root, flt, order, max_results, oids
-                )
+            fast = ordered.search_versions(self._index, self.root, flt, order, max_results, oids)
             if fast is not None:
                 return fast
         with bulk():
@@ -357,7 +364,7 @@ class Reader:
                     break
             ranked = search.sort_records(rows, order) if order else rows
             kept = cast(list[VersionRow], ranked[:max_results])
-            return [(row.version, row.aliases) for row in kept]
+            return iter([(row.version, row.aliases) for row in kept])
 
     def search_models(
         self, filter: str = "", order_by: Iterable[str] = (), max_results: int | None = None

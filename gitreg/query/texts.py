@@ -52,7 +52,7 @@ def search_texts(
             yield from every
             return
     oids: dict[str, str] = {}
-    found = reader._search_records(filter, order_by, max_results, oids)
+    found = list(reader._search_records(filter, order_by, max_results, oids))
     keys = [oids.get(version_path(mv.name, mv.version)) for mv, _ in found]
     have = stored(idx, {k for k in keys if k}) if idx is not None else {}
     new = {}
