@@ -57,17 +57,22 @@ CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, sig TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS metrics (
     oid TEXT NOT NULL, key TEXT NOT NULL, value, nan INTEGER NOT NULL, PRIMARY KEY (oid, key)
 );
-CREATE INDEX IF NOT EXISTS metric_values ON metrics (key, value);
-CREATE INDEX IF NOT EXISTS racy ON files (path) WHERE sig = '';
-CREATE INDEX IF NOT EXISTS model_files ON files (model) WHERE number IS NULL;
-CREATE INDEX IF NOT EXISTS heads ON files (model, stage, version) WHERE number > 0;
-CREATE INDEX IF NOT EXISTS newest ON files (model, number DESC) WHERE number > 0;
-CREATE INDEX IF NOT EXISTS blob_files ON files (oid);
-CREATE INDEX IF NOT EXISTS misplaced ON files (path)
-    WHERE name IS NULL OR name IS NOT model OR (number > 0 AND version IS NOT number);
 """
+# what SQL answers look up by (query.heads, query.ordered, query.texts, query.fresh)
+_INDEXES = {
+    "metric_values": "metrics (key, value)",
+    "racy": "files (path) WHERE sig = ''",
+    "model_files": "files (model) WHERE number IS NULL",
+    "heads": "files (model, stage, version) WHERE number > 0",
+    "newest": "files (model, number DESC) WHERE number > 0",
+    "blob_files": "files (oid)",
+    "misplaced": "files (path) WHERE name IS NULL OR name IS NOT model"
+    " OR (number > 0 AND version IS NOT number)",
+}
+_SCHEMA += "".join(f"CREATE INDEX IF NOT EXISTS {n} ON {on};" for n, on in _INDEXES.items())
+_BULK = 10_000  # rows into an empty index: build the lookups after, not row by row
 # a record whose name or number is not its path's (or missing): SQL answers defer to the
-# slow way, which says where. Written as the partial index above, so that it uses it.
+# slow way, which says where. Written as the partial index "misplaced", so that it uses it.
 MISPLACED = (
     "SELECT path FROM files WHERE name IS NULL OR name IS NOT model OR "
     "(number > 0 AND version IS NOT number) LIMIT 1"
@@ -330,20 +335,23 @@ class Index:
         try:
             with db:
                 db.execute("BEGIN IMMEDIATE")
+                bulk = len(files) > _BULK and not db.execute("SELECT 1 FROM files").fetchone()
+                for name in _INDEXES if bulk else ():
+                    db.execute(f"DROP INDEX IF EXISTS {name}")
+                metrics: list[tuple[str, str, int | float | None, int]] = []
                 db.executemany(
                     "INSERT OR IGNORE INTO blobs VALUES (?, ?, ?, ?, ?)",
-                    ((o, d, *_columns(d)) for o, d in blobs.items()),
+                    ((o, d, *_columns(o, marshal.loads(d), metrics)) for o, d in blobs.items()),
                 )
-                db.executemany(
-                    "INSERT OR IGNORE INTO metrics VALUES (?, ?, ?, ?)",
-                    (row for o, d in blobs.items() for row in _metrics(o, d)),
-                )
+                db.executemany("INSERT OR IGNORE INTO metrics VALUES (?, ?, ?, ?)", metrics)
                 db.executemany(
                     "INSERT OR REPLACE INTO files SELECT ?1, ?2, ?3, ?4, ?5, b.name, b.version,"
                     " b.stage FROM (SELECT 1) LEFT JOIN blobs b ON b.oid = ?2",
                     ((p, o, s, *_place(p)) for p, (o, s) in files.items()),
                 )
                 db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in gone))
+                for name, on in _INDEXES.items() if bulk else ():
+                    db.execute(f"CREATE INDEX {name} ON {on}")
                 self._prune(db)
             return True
         except sqlite3.DatabaseError:
@@ -361,19 +369,24 @@ class Index:
             db.execute("DELETE FROM metrics WHERE oid NOT IN (SELECT oid FROM files)")
 
 
-def _columns(data: bytes) -> tuple[str | None, int | None, str | None]:
-    """A stored record's name, and a version's number and stage (None for a model)."""
-    record = marshal.loads(data)
+def _columns(
+    oid: str, record: dict[str, Any], metrics: list[tuple[str, str, int | float | None, int]]
+) -> tuple[str | None, int | None, str | None]:
+    """A record's name, and a version's number and stage (None for a model); its metrics'
+    rows go to ``metrics``."""
+    metrics.extend(_metrics(oid, record))
     if "stage" not in record:
         return record.get("name"), None, None
     return record.get("name"), record.get("version"), record.get("stage")
 
 
-def _metrics(oid: str, data: bytes) -> Iterator[tuple[str, str, int | float | None, int]]:
+def _metrics(
+    oid: str, record: dict[str, Any]
+) -> Iterator[tuple[str, str, int | float | None, int]]:
     """A version record's metrics as rows (blob id, key, value, NaN): numbers as the search
     compares them (a NaN is present but equal to nothing; SQLite would store it as NULL,
     so it says so beside it), anything else as absent."""
-    for key, v in (marshal.loads(data).get("metrics") or {}).items():
+    for key, v in (record.get("metrics") or {}).items():
         if isinstance(v, float):
             yield oid, key, None if math.isnan(v) else v, int(math.isnan(v))
         elif isinstance(v, int) and not isinstance(v, bool):

@@ -169,3 +169,18 @@ def test_stage_heads_are_the_newest_version_per_stage_of_the_full_catalog(
     heads = [(m, [(h.version, h.stage) for h in hs]) for m, hs in filled.stage_heads()]
     assert heads == full
     assert heads[0][1] == [(2, "None"), (3, "Staging")]
+
+
+def test_a_first_build_makes_its_lookups_after_the_rows(
+    filled: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index, "_BULK", 2)  # what a clone of 100,000 versions does
+    index._remove(filled.root / DB)
+    assert indexed(RegistryView(filled.root)) == scan(filled)
+    db = sqlite3.connect(filled.root / DB)
+    made = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    db.close()
+    assert set(index._INDEXES) <= made
+    every = [mv.metrics["auc"] for _, vs in filled.catalog() for mv in vs]
+    top = filled.search_versions("metrics.auc > 0", ["metrics.auc DESC"], 2)
+    assert [mv.metrics["auc"] for mv in top] == sorted(every, reverse=True)[:2]
