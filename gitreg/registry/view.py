@@ -5,14 +5,15 @@ artifacts' bytes (``store``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitreg import dates
 from gitreg.errors import ManifestError
-from gitreg.manifest import ModelVersion
-from gitreg.query.reader import Reader
+from gitreg.manifest import ModelVersion, RegisteredModel
+from gitreg.query.reader import Reader, _build
+from gitreg.query.scan import bulk
 from gitreg.repo.tree import CommitTree
 
 if TYPE_CHECKING:
@@ -45,11 +46,29 @@ class RegistryView(Reader):
         version: int | str | None = None,
         stage: str | None = None,
         since: str | None = None,
+        *,
+        memo: MutableMapping[str, list[Change]] | None = None,
     ) -> list[Change]:
-        """Every change to model ``name`` up to this view's commit, oldest first."""
+        """Every change to model ``name`` up to this view's commit, oldest first (``memo``:
+        each commit's changes, kept between calls; see ``trail.history``)."""
         from gitreg.trail.history import history  # noqa: PLC0415 (most reads need no history)
 
-        return history(self.git, self.tip, name, version=version, stage=stage, since=since)
+        return history(
+            self.git, self.tip, name, version=version, stage=stage, since=since, memo=memo
+        )
+
+    def catalog_blobs(
+        self,
+    ) -> tuple[list[tuple[RegisteredModel, list[ModelVersion]]], dict[str, str]]:
+        """``catalog()`` of every model, and the git blob id of each file it read (path ->
+        id; empty where the repository keeps no query index): what a record is a pure
+        function of, so a caller can key its own caches by it."""
+        oids: dict[str, str] = {}
+        with bulk():
+            found: list[tuple[RegisteredModel, list[ModelVersion]]] = self._catalog(
+                None, True, _build, oids
+            )
+        return found, oids
 
     def events(self, from_ref: str, to_ref: str = "HEAD") -> list[Change]:
         """The changes in the first-parent commits ``from_ref..to_ref`` as typed events."""

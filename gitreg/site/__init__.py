@@ -1,7 +1,8 @@
 """The static browse site: ``build_site(view, out)`` renders an index, a page per model and
 a page per version into a folder (plain HTML, one CSS and one small JS file; nothing is
-fetched at view time). Incremental: a file is written only when its bytes change, and
-pages of models or versions that are gone are removed.
+fetched at view time). Incremental: a file is made only when what it shows changed
+(``site.plan``, ``site.state``), written only when its bytes change, and pages of models or
+versions that are gone are removed.
 
 Layout: ``index.html``, ``models/<folder>/index.html``, ``models/<folder>/v<N>.html``,
 ``style.css``, ``filter.js``, ``api/v1/...`` (the static JSON read API, ``site.api``) and
@@ -17,14 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from gitreg.errors import NotFound, UsageError
-from gitreg.layout import folder, version_path
-from gitreg.manifest import ModelVersion
+from gitreg.query.scan import bulk
 from gitreg.registry.view import RegistryView
 from gitreg.repo.tree import CommitTree
+from gitreg.site import state
 from gitreg.site.api import api_files
-from gitreg.site.html import CSS, JS, Links
-from gitreg.site.pages import ModelData, index_page, model_page, version_page
-from gitreg.trail.changes import parse_cached
+from gitreg.site.html import Links
+from gitreg.site.pages import ModelData
+from gitreg.site.plan import Planned, html_files, version_keys
+from gitreg.site.state import Memo, State
 
 MANIFEST = ".gitreg-site.json"
 
@@ -51,77 +53,85 @@ class SiteReport:
         }
 
 
-def load_models(view: RegistryView) -> list[ModelData]:
-    """Every model with its versions and history, sorted by name."""
+def load_models(
+    view: RegistryView, memo: Memo | None = None, blobs: dict[str, str] | None = None
+) -> list[ModelData]:
+    """Every model with its versions and history, sorted by name (``memo``: see
+    ``trail.history``; ``blobs`` gets the blob id of each file read, where known)."""
+    found, oids = view.catalog_blobs()
+    if blobs is not None:
+        blobs.update(oids)
     out = []
-    for model in sorted(view.list_models(), key=lambda m: m.name.lower()):
+    for model, versions in sorted(found, key=lambda found: found[0].name.lower()):
         try:
-            changes = view.history(model.name)
+            changes = view.history(model.name, memo=memo)
         except NotFound:  # a model not committed yet has no history
             changes = []
-        out.append(ModelData(model, _versions(view, model.name), changes))
+        out.append(ModelData(model, versions, changes))
     return out
 
 
-def _versions(view: RegistryView, name: str) -> list[ModelVersion]:
-    """``view.versions(name)``, but each file parsed through the cache that ``history``
-    just filled with the same bytes (the YAML parse is most of the cost); any file that
-    does not come out clean is read the ordinary way, for its precise error."""
-    out = []
-    for n in view.version_numbers(name):
-        raw = view.tree.read(version_path(name, n))
-        data = parse_cached(raw) if raw is not None else None
-        try:
-            mv = ModelVersion.from_dict(data) if data is not None else None
-        except (ValueError, KeyError, TypeError):
-            mv = None
-        if mv is None or (mv.name, mv.version) != (name, n):
-            mv = view.get_version(name, n)
-        out.append(mv)
-    return out
+def plan_files(
+    view: RegistryView, links: Links | None = None, last: State | None = None
+) -> dict[str, Planned]:
+    """Every file of the site: relative path -> its key and how to make it (``site.plan``);
+    ``last`` lends what the previous render knew (changes, API digests) and takes the
+    API digests of this one."""
+    links = links if links is not None else Links.from_remote(view.config.remote)
+    last = last if last is not None else State(None)
+    blobs: dict[str, str] = {}
+    models = load_models(view, last.memo, blobs)
+    head = _head(view)
+    keys = version_keys(models, blobs)
+    files = html_files(models, head, links, keys)
+    files.update(api_files(models, view.config, head, keys, last.shas))  # site/api.py
+    return files
 
 
 def render(view: RegistryView, links: Links | None = None) -> dict[str, bytes]:
-    """Every file of the site: relative path -> bytes."""
-    links = links if links is not None else Links.from_remote(view.config.remote)
-    models = load_models(view)
-    head = _head(view)
-    files = {
-        "style.css": CSS.encode(),
-        "filter.js": JS.encode(),
-        "index.html": index_page(models, head, links).encode(),
-    }
-    for d in models:
-        base = f"models/{folder(d.name)}"  # URL-safe: only A-Z a-z 0-9 . _ - ~
-        files[f"{base}/index.html"] = model_page(d, links).encode()
-        for mv in d.versions:
-            files[f"{base}/v{mv.version}.html"] = version_page(d, mv, links).encode()
-    files.update(api_files(models, view.config, head))  # the static read API (site/api.py)
-    return files
+    """Every file of the site, made from nothing: relative path -> bytes."""
+    return {rel: planned.make() for rel, planned in plan_files(view, links).items()}
 
 
 def build_site(
     view: RegistryView, out: str | os.PathLike[str], links: Links | None = None
 ) -> SiteReport:
-    """Render the site into ``out``, touching only files whose bytes changed."""
+    """Render the site into ``out``: a file is made only if its key changed or it is not
+    as the last render left it (``site.state``), and written only if its bytes changed."""
     root = Path(out)
     if root.exists() and not root.is_dir():
         raise UsageError(f"{root} exists and is not a folder")
-    files = render(view, links)
+    with bulk():  # ~10 collector passes over 10,000s of records would cost a third
+        return _build(view, root, links)
+
+
+def _build(view: RegistryView, root: Path, links: Links | None) -> SiteReport:
+    last = state.load(view, root)
+    files = plan_files(view, links, last)
     report = SiteReport(out=root, pages=sum(1 for p in files if p.endswith(".html")))
     made: set[Path] = set()
-    for rel, data in files.items():
+    kept: dict[str, tuple[bytes, state.Sig]] = {}
+    base = str(root)  # plain strings: pathlib would cost more than the 20,000 stat calls
+    for rel, (key, make) in files.items():
+        was = last.files.get(rel) if key is not None else None
+        if was is not None and was[0] == key and was[1] == state.sig(f"{base}/{rel}"):
+            report.unchanged += 1
+            kept[rel] = was
+            continue
         path = root / rel
+        data = make()
         if path.parent not in made:
             path.parent.mkdir(parents=True, exist_ok=True)
             made.add(path.parent)
         if _same(path, data):
             report.unchanged += 1
-            continue
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-        report.written.append(rel)
+        else:
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+            report.written.append(rel)
+        if key is not None and (now := state.sig(path)) is not None:
+            kept[rel] = (key, now)
     for rel in sorted(_previous(root) - set(files)):
         if ".." in Path(rel).parts or Path(rel).is_absolute():
             continue  # the list is ours, but never trust a file on disk to point outside
@@ -134,6 +144,8 @@ def build_site(
     listing = json.dumps(sorted(files), indent=0).encode()
     if not _same(root / MANIFEST, listing):
         (root / MANIFEST).write_bytes(listing)
+    in_use = {key for key, _ in kept.values()}
+    state.save(last, kept, {k: v for k, v in last.shas.items() if k in in_use})
     return report
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from gitreg.layout import folder
 from gitreg.manifest import ModelVersion, RegisteredModel
@@ -186,6 +187,11 @@ def model_page(d: ModelData, links: Links) -> str:
     )
 
 
+def history_fields(c: Change) -> tuple[object, ...]:
+    """What ``history_table`` shows of a change (all a page's cache key needs of it)."""
+    return (c.timestamp, c.version, c.text, c.author, c.commit, c.pull_request)
+
+
 def history_table(changes: Sequence[Change], links: Links, version_prefix: str) -> str:
     rows = []
     for c in changes:
@@ -218,21 +224,41 @@ def version_uris(d: ModelData, mv: ModelVersion) -> list[str]:
     return out
 
 
-def version_page(d: ModelData, mv: ModelVersion, links: Links) -> str:
+class VersionInputs(NamedTuple):
+    """All a version page shows besides the manifest itself: the page is a function of
+    ``(mv, VersionInputs, links)`` alone, which is what lets the site skip a page whose
+    inputs did not change (``site.plan``)."""
+
+    aliases: tuple[str, ...]
+    uris: tuple[str, ...]
+    held: str | None  # when it held Production
+    changes: tuple[Change, ...]  # newest first
+
+
+def version_inputs(d: ModelData, mv: ModelVersion) -> VersionInputs:
+    return VersionInputs(
+        aliases=tuple(d.aliases.get(mv.version, ())),
+        uris=tuple(version_uris(d, mv)),
+        held=d.held.get(mv.version),
+        changes=tuple(reversed(d.by_version.get(mv.version, ()))),
+    )
+
+
+def version_page(mv: ModelVersion, inputs: VersionInputs, links: Links) -> str:
     a = mv.artifact
-    uris = version_uris(d, mv)
+    uris = inputs.uris
     uri = uris[0]
     fields = [
         ("Stage", badge(mv.stage)),
-        ("Aliases", " ".join(f"<code>@{esc(x)}</code>" for x in d.aliases.get(mv.version, []))),
+        ("Aliases", " ".join(f"<code>@{esc(x)}</code>" for x in inputs.aliases)),
         ("Created", esc(mv.created_at)),
         ("Created by", esc(mv.created_by)),
         ("Artifact URI", f"<code>{esc(a.uri)}</code>"),
         ("Digest", f"<code>{esc(a.digest)}</code>"),
         ("Size", f"{a.size:,} bytes"),
     ]
-    if mv.version in d.held:
-        fields.append(("Production", esc(d.held[mv.version])))
+    if inputs.held is not None:
+        fields.append(("Production", esc(inputs.held)))
     dl = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in fields)
 
     def kv(title: str, items: dict[str, object]) -> str:
@@ -286,7 +312,7 @@ def version_page(d: ModelData, mv: ModelVersion, links: Links) -> str:
         + files
         + f"<h2>Use it</h2>\n{snip}"
         + "<h2>History</h2>\n"
-        + history_table(list(reversed(d.by_version.get(mv.version, []))), links, "")
+        + history_table(inputs.changes, links, "")
     )
     crumbs: list[tuple[str, str | None]] = [
         ("Models", "../../index.html"),
