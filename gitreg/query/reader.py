@@ -151,6 +151,19 @@ class Reader:
         with bulk():
             return self._catalog(names, versions, _build)
 
+    def catalog_blobs(
+        self,
+    ) -> tuple[list[tuple[RegisteredModel, list[ModelVersion]]], dict[str, str]]:
+        """``catalog()`` of every model, and the git blob id of each file it read (path ->
+        id; empty where the repository keeps no query index): what a record is a pure
+        function of, so a caller can key its own caches by it."""
+        oids: dict[str, str] = {}
+        with bulk():
+            found: list[tuple[RegisteredModel, list[ModelVersion]]] = self._catalog(
+                None, True, _build, oids
+            )
+        return found, oids
+
     def stage_heads(self) -> list[tuple[RegisteredModel, list[Head]]]:
         """Each model with its newest version in each stage in use, oldest first: what
         ``gitreg list`` shows, without building every version in full (at 100,000

@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING
 
 from gitreg import dates
 from gitreg.errors import ManifestError
-from gitreg.manifest import ModelVersion, RegisteredModel
-from gitreg.query.reader import Reader, _build
-from gitreg.query.scan import bulk
+from gitreg.manifest import ModelVersion
+from gitreg.query.reader import Reader
 from gitreg.repo.tree import CommitTree
 
 if TYPE_CHECKING:
@@ -56,19 +55,6 @@ class RegistryView(Reader):
         return history(
             self.git, self.tip, name, version=version, stage=stage, since=since, memo=memo
         )
-
-    def catalog_blobs(
-        self,
-    ) -> tuple[list[tuple[RegisteredModel, list[ModelVersion]]], dict[str, str]]:
-        """``catalog()`` of every model, and the git blob id of each file it read (path ->
-        id; empty where the repository keeps no query index): what a record is a pure
-        function of, so a caller can key its own caches by it."""
-        oids: dict[str, str] = {}
-        with bulk():
-            found: list[tuple[RegisteredModel, list[ModelVersion]]] = self._catalog(
-                None, True, _build, oids
-            )
-        return found, oids
 
     def events(self, from_ref: str, to_ref: str = "HEAD") -> list[Change]:
         """The changes in the first-parent commits ``from_ref..to_ref`` as typed events."""
