@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import marshal
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from gitreg.errors import ManifestError
@@ -48,16 +48,16 @@ def _parse_chunk(items: list[tuple[str, bytes]]) -> list[tuple[str, bytes | tupl
 
 
 def parse_all(unparsed: dict[str, bytes]) -> dict[str, bytes]:
-    """Parse files, on every core when there are many (the first query after a clone)."""
+    """Parse files (path -> bytes), on every core when there are many."""
     items = sorted(unparsed.items())
-    if len(items) > _PARALLEL_ABOVE and (os.cpu_count() or 1) > 1:
+    if many(items):
         # pools start only for large jobs
         from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
 
         jobs = os.cpu_count() or 1
-        size = max(200, len(items) // (jobs * 8))
         with ProcessPoolExecutor(jobs) as pool:
-            results = [r for chunk in pool.map(_parse_chunk, chunks(items, size)) for r in chunk]
+            done = pool.map(_parse_chunk, chunks(items, _chunk_size(items, jobs)))
+            results = [r for chunk in done for r in chunk]
     else:
         results = _parse_chunk(items)
     out: dict[str, bytes] = {}
@@ -66,6 +66,53 @@ def parse_all(unparsed: dict[str, bytes]) -> dict[str, bytes]:
             raise ManifestError(*result)
         out[path] = result
     return out
+
+
+def _chunk_size(items: Collection[Any], jobs: int) -> int:
+    return max(200, len(items) // (jobs * 8))
+
+
+def many(paths: Collection[Any]) -> bool:
+    """Whether reading ``paths`` is worth every core (the first query after a clone)."""
+    return len(paths) > _PARALLEL_ABOVE and (os.cpu_count() or 1) > 1
+
+
+def read_all(root: str, paths: Collection[str]) -> Iterator[tuple[str, str, bytes]]:
+    """(path, blob id, record) of each of ``paths`` under ``root`` still a regular file,
+    read, hashed and parsed on every core: the main process then only stores them."""
+    # pools start only for large jobs
+    from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
+
+    jobs = os.cpu_count() or 1
+    items = sorted(paths)
+    pieces = list(chunks(items, _chunk_size(items, jobs)))
+    with ProcessPoolExecutor(jobs) as pool:
+        for chunk in pool.map(_read_chunk, [root] * len(pieces), pieces):  # as they come
+            for path, oid, result in chunk:
+                if isinstance(result, tuple):
+                    raise ManifestError(*result)
+                yield path, oid, result
+
+
+def _read_chunk(root: str, paths: list[str]) -> list[tuple[str, str, bytes | tuple[Any, ...]]]:
+    from gitreg.files.tree import read_regular  # noqa: PLC0415 (in a worker process)
+
+    out: list[tuple[str, str, bytes | tuple[Any, ...]]] = []
+    for path in paths:
+        try:
+            raw = read_regular(f"{root}/{path}", path)
+            if raw is not None:  # removed since the walk
+                out.append((path, blob_id(raw), parse(path, raw)))
+        except ManifestError as e:
+            out.append((path, "", (e.path, e.line, e.message)))  # exceptions do not pickle well
+    return out
+
+
+def blob_id(raw: bytes) -> str:
+    """The id git gives these bytes as a blob."""
+    import hashlib  # noqa: PLC0415 (3 ms to import; a query the stat cache answers never needs it)
+
+    return hashlib.sha1(b"blob %d\0" % len(raw) + raw, usedforsecurity=False).hexdigest()
 
 
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
