@@ -46,6 +46,7 @@ OPS = [
     "check --base, PR touching one model",
     "peak memory of read commands",
     "search metrics filter, top 10",
+    "search all versions (table)",
 ]
 INPROC = {OPS[6]: "register", OPS[7]: "search-all", OPS[8]: "search-name"}
 TOP10 = ["--order-by", "metrics.val_auc DESC", "--max-results", "10"]
@@ -126,6 +127,7 @@ def bench_gitreg(root: Path, art: str, runs: int, env: dict[str, str]) -> dict[s
         OPS[4]: [*g, "search", f"name = '{m}'"],
         OPS[5]: [*g, "list"],
         OPS[12]: [*g, "search", "metrics.val_auc > 0.9", *TOP10],
+        OPS[13]: [*g, "search"],
     }
     out: dict[str, Cell] = {op: whole(cmd, runs, env) for op, cmd in reads.items()}
     peak = max(peak_mb(cmd, env) for cmd in reads.values())

@@ -49,7 +49,8 @@ def test_generator_builds_a_valid_registry_with_one_commit_per_operation(
 
 def test_runner_prints_a_table_without_peers(tmp_path: Path) -> None:
     out = subprocess.run(
-        [sys.executable, str(BENCH / "run.py"), "--sizes", "20", "--no-peers", "--runs", "1"],
+        # the smallest size the README's table gives
+        [sys.executable, str(BENCH / "run.py"), "--sizes", "1000", "--no-peers", "--runs", "1"],
         cwd=tmp_path,
         check=False,
         capture_output=True,
@@ -60,8 +61,8 @@ def test_runner_prints_a_table_without_peers(tmp_path: Path) -> None:
     lines = out.stdout.splitlines()
     assert lines[0].split("|")[1].strip() == "operation"
     rows = [line for line in lines if line.startswith("| ") and " ms" in line]
-    assert len(rows) == 12  # and peak memory, in MB
-    assert all("| 20 " in row for row in rows)
+    assert len(rows) == 13  # and peak memory, in MB
+    assert all("| 1,000 " in row for row in rows)
 
 
 def test_serving_bench_prints_its_rows(tmp_path: Path) -> None:
