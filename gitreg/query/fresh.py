@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,8 +56,11 @@ class Check:
             except GitError:
                 self.stamp = None
 
-    def trusted(self, idx: Index, root: Path) -> bool:
-        """Whether the index still holds what every registry path of the work tree holds."""
+    def trusted(
+        self, idx: Index, root: Path, meanwhile: Callable[[], object] | None = None
+    ) -> bool:
+        """Whether the index still holds what every registry path of the work tree holds.
+        ``meanwhile`` runs while git compares the files, if the folders are as marked."""
         if self.stamp is None or self.unstaged is None:
             return False
         db = idx.connection()
@@ -64,6 +68,8 @@ class Check:
         if not ok:
             self._start_staged()  # it runs beside the walk, for mark()
             return False
+        if meanwhile is not None:
+            meanwhile()
         changed = self._changed()
         return changed == set() and self.git.index_stamp() == self.stamp
 

@@ -94,47 +94,47 @@ class Index:
         self.path = path
         self._db: sqlite3.Connection | None = None
         self.saved = False  # whether the last worktree() stored all it found
+        self.changed = True  # whether it stored anything
 
     # --- the two questions ----------------------------------------------------------
 
-    def worktree(  # noqa: PLR0913 (the folders, what to build, and two ways to answer)
+    def worktree(  # noqa: PLR0913 (the folders, what to build, what to note, what to do meanwhile)
         self,
         root: Path,
         names: Collection[str] | None,
         versions: bool,
         build: Build | None,
         oids: dict[str, str] | None = None,
-        lean: bool = False,
+        meanwhile: Callable[[], object] | None = None,
     ) -> dict[str, Any]:
         """``build(path, stored record)`` for each registry file of the model folders ``names``
         (every one if None) in the work tree at ``root`` (their model.yaml only, unless
         ``versions``), each file's bytes read only if its stat changed. Each record is
         built as it is read, so 100,000 of them are never all in memory as dicts.
         ``oids``, if given, gets each file's blob id (what ``texts`` is keyed by).
-        ``lean``: only bring the index up to date with the version files, building none of
-        them (``query.heads`` then answers from SQL), nor any file if ``build`` is None;
-        ``self.saved`` says if that worked."""
+        With no ``build``, only bring the index up to date, building nothing (``refresh``);
+        ``self.saved`` says if that worked, ``self.changed`` if it stored anything.
+        ``meanwhile`` may run while git checks the tree (``fresh.Check.trusted``)."""
         bare = build is None
         check = fresh.Check(root) if names is None and versions else None
         try:
-            trusted = check is not None and check.trusted(self, root)
+            trusted = check is not None and check.trusted(self, root, meanwhile)
             dirs: walk.Sigs = {}
             found = {} if trusted else walk.walk(root, names, versions, dirs)  # emptied as answered
             out: dict[str, Any] = {}
             stale: dict[str, tuple[str, int]] = {}
             gone = []
             seen: dict[str, str] = {}  # path -> blob id, for fresh.Check.mark
-            for path, oid, sig, data in self._known(names, versions, lean, trusted, bare):
-                unbuilt = lean and (bare or path[-11:] != "/model.yaml")
+            for path, oid, sig, data in self._known(names, versions, trusted, bare):
                 if trusted:  # a record the index lacks is read again, as after a stat
-                    usable = data is not None or unbuilt
+                    usable = data is not None or bare
                     here = _vouched(root, path, sig if usable else "")
                 else:
                     here = found.pop(path, None)
                 seen[path] = oid
                 if here is None:
                     gone.append(path)
-                elif data is None and unbuilt and sig and here[0] == sig:
+                elif data is None and bare and sig and here[0] == sig:
                     continue  # known, unchanged, and not to be built
                 elif data is not None and sig and here[0] == sig and build is not None:
                     out[path] = build(path, data)
@@ -146,7 +146,7 @@ class Index:
             now = time.time_ns()
             read_oids, datas, parsed = self._read(root, found)
             for path in sorted(read_oids):
-                if build is not None and not (lean and path[-11:] != "/model.yaml"):
+                if build is not None:
                     out[path] = build(path, parsed.get(path) or datas[read_oids[path]])
             if oids is not None:
                 oids.update(read_oids)
@@ -156,6 +156,7 @@ class Index:
             }
             new = {read_oids[p]: d for p, d in parsed.items() if read_oids[p] not in datas}
             self.saved = self._save(new, stored, gone=gone)
+            self.changed = bool(stored or gone)
             if check is not None and not trusted:
                 for path in gone:
                     seen.pop(path, None)
@@ -192,10 +193,12 @@ class Index:
         else:
             check.cancel()
 
-    def refresh(self, root: Path) -> bool:
+    def refresh(self, root: Path, meanwhile: Callable[[], object] | None = None) -> bool:
         """Bring the index up to date with every registry file of the work tree, building
-        none; whether it now holds them all, as SQL answers need (``query.heads``)."""
-        self.worktree(root, None, True, None, lean=True)
+        none; whether it now holds them all, as SQL answers need (``query.heads``).
+        ``meanwhile`` may run while git checks the tree: what it read of the index is
+        still true unless ``self.changed``."""
+        self.worktree(root, None, True, None, meanwhile=meanwhile)
         return self.saved
 
     def file(self, root: Path, path: str) -> dict[str, Any] | None:
@@ -280,34 +283,27 @@ class Index:
             return None
 
     def _known(
-        self, names: Collection[str] | None, versions: bool, lean: bool, trusted: bool, bare: bool
+        self, names: Collection[str] | None, versions: bool, trusted: bool, bare: bool
     ) -> Iterator[tuple[str, str, str, bytes | None]]:
         """(path, blob id, stat signature, stored record or None) of every file the stat cache
         knows in the model folders ``names`` (all if None), model.yaml files only unless
-        ``versions``, streamed; if ``lean``, the records of model.yaml files only, and if
-        also ``trusted`` (fresh.Check), of the version files only those without a stored
-        signature (racy when stored: they are looked at again); if ``bare``, no records."""
+        ``versions``, streamed; if ``bare``, without their records, and if also ``trusted``
+        (fresh.Check), only those without a stored signature (racy when stored: they are
+        looked at again)."""
         db = self._connect()
         if db is None:
             return
         query = (
             "SELECT f.path, f.oid, f.sig, b.data FROM files f LEFT JOIN blobs b ON b.oid = f.oid"
         )
-        if lean:  # every file, but only the records of model.yaml files
-            # with + the planner keeps to the small index of racy paths
-            racy = "sig = '' AND " if trusted else ""
-            try:
-                if not bare:
-                    yield from db.execute(query + " WHERE f.number IS NULL")
-                which = "1" if bare else "+number > 0"
-                yield from db.execute(f"SELECT path, oid, sig, NULL FROM files WHERE {racy}{which}")
-            except sqlite3.DatabaseError:
-                pass
-            return
         only = "" if versions else " AND f.path GLOB '*/model.yaml'"
         # "/" sorts just before "0": a folder's paths are the range [name/, name0)
         ranges = [None] if names is None else [(f"models/{n}/", f"models/{n}0") for n in names]
         try:
+            if bare:
+                racy = " WHERE sig = ''" if trusted else ""  # the small index of racy paths
+                yield from db.execute(f"SELECT path, oid, sig, NULL FROM files{racy}")
+                return
             for bounds in ranges:
                 where = " WHERE 1" if bounds is None else " WHERE f.path >= ? AND f.path < ?"
                 yield from db.execute(query + where + only, bounds or ())

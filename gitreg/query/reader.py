@@ -184,17 +184,14 @@ class Reader:
             return None
         from gitreg.query import heads  # noqa: PLC0415 (only gitreg list asks for it)
 
-        found = heads.worktree_heads(self._index, self.root, _build)
+        found = heads.worktree_heads(self._index, self.root)
         if found is None:
             return None
-        records, newest = found
         out = []
-        for path, model in records.items():
-            where = parse_path(path)
-            if where is None or model.name != where.name:
-                return None  # the slow way says where
-            out.append((model, [Head(model.name, v, s) for v, s in newest.get(model.name, [])]))
-        return sorted(out, key=lambda found: found[0].name)
+        for record, newest in found:
+            model = RegisteredModel.from_index(record)
+            out.append((model, [Head(model.name, v, s) for v, s in newest]))
+        return out
 
     def _catalog(
         self,

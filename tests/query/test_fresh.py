@@ -139,6 +139,8 @@ def test_every_change_after_the_mark_is_seen(marked: Registry, change: str) -> N
     CHANGES[change](marked)
     assert not trusted(marked.root)
     want = slow(marked.root)
+    newest = [(n, sorted({s: v for v, s, _ in sorted(vs)}.items())) for n, vs in want]
+    assert heads(marked.root) == [(n, sorted((v, s) for s, v in ns)) for n, ns in newest]
     assert indexed(marked.root) == want
     assert indexed(marked.root) == want
     (marked.root / DB).unlink()
