@@ -171,8 +171,9 @@ class Index:
         self, root: Path, paths: Collection[str]
     ) -> tuple[dict[str, str], dict[str, bytes], dict[str, bytes]]:
         """Read the files ``paths`` (those still there): (path -> blob id, blob id -> record
-        the index has, path -> record parsed now). Many files are all parsed again: the
-        workers read them too, and storing as they come slowed the whole by half."""
+        the index has, path -> record parsed now). Where there are many (a clone), workers
+        read and parse every one, known or not, and the records are stored at the end
+        (storing them as they came took a core from the workers: half as slow again)."""
         if parsing.many(paths):  # read, hashed and parsed on every core
             parsed, oids = {}, {}
             for path, oid, data in parsing.read_all(str(root), paths):

@@ -83,7 +83,7 @@ def folders_unchanged(root: Path | str, folders: list[tuple[str, str]]) -> bool:
     try:
         for rel, want in folders:
             st = lstat(rel, dir_fd=fd)
-            if f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}" != want:
+            if f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}" != want:  # sig()
                 return False
             if not is_dir(st.st_mode):
                 return False
