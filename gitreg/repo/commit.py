@@ -77,8 +77,8 @@ class Committer:
         with self._journal(files) as op:
             self._write_files(files)
             lock.crash_point("before_commit")  # every file written, nothing committed
-            self.git.update_index(paths)  # also writes the blobs the new trees name
-            edit.write()
+            with edit.writing():  # the trees, written meanwhile
+                self.git.update_index(paths)  # also writes the blobs the new trees name
             sha = objects.commit_tree(
                 self.git,
                 new_tree or self.git.run("mktree", input=b"").strip(),
