@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,8 @@ from conftest import git
 from gitreg import Registry
 from gitreg.errors import Conflict, GitError
 from gitreg.registry.template import init_registry
+from gitreg.repo.commit import MATCHED
+from gitreg.repo.git import Git
 
 
 def clean(root: Path) -> bool:
@@ -166,3 +170,53 @@ def test_many_entries_in_one_folder(reg: Registry, artifact: Path) -> None:
         reg.register(f"x{i:02d}", artifact)
         assert clean(reg.root)
     git(reg.root, "fsck", "--strict", "--no-dangling")
+
+
+def traced(root: Path, monkeypatch: pytest.MonkeyPatch, write: Callable[[], object]) -> str:
+    """The git commands ``write`` ran (git's own trace)."""
+    trace = root.parent / "trace.txt"
+    trace.unlink(missing_ok=True)
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+    write()
+    monkeypatch.delenv("GIT_TRACE")
+    return trace.read_text()
+
+
+def test_the_index_is_read_again_only_after_it_changed(
+    reg: Registry, artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reg.register("m", artifact)
+    head = git(reg.root, "rev-parse", "HEAD").strip()
+    assert (reg.root / ".git" / MATCHED).read_text() == f"{Git(reg.root).index_stamp()} {head}"
+    assert "diff-index" not in traced(reg.root, monkeypatch, lambda: reg.register("m", artifact))
+    git(reg.root, "update-index", "--force-write-index")  # the same entries, but rewritten
+    assert "diff-index" in traced(reg.root, monkeypatch, lambda: reg.set_tag("m", "k", "v"))
+    assert "diff-index" not in traced(reg.root, monkeypatch, lambda: reg.set_tag("m", "k", "w"))
+    assert clean(reg.root)
+
+
+def test_a_head_moved_under_an_unchanged_index_is_noticed(
+    reg: Registry, artifact: Path, tmp_path: Path
+) -> None:
+    """HEAD moved by plumbing leaves git's index as it was, so it no longer matches HEAD:
+    a path it holds otherwise is a staged change, refused as ever."""
+    reg.register("m", artifact)
+    stamp = Git(reg.root).index_stamp()
+    model = reg.root / "models/m/model.yaml"
+    model.write_bytes(model.read_bytes() + b"# mine\n")
+    other = {**os.environ, "GIT_INDEX_FILE": str(tmp_path / "other-index")}
+
+    def plumb(*args: str) -> str:
+        out = subprocess.run(
+            ["git", *args], cwd=reg.root, env=other, capture_output=True, check=True
+        )
+        return out.stdout.decode().strip()
+
+    plumb("read-tree", "HEAD")
+    plumb("update-index", "models/m/model.yaml")
+    moved = plumb("commit-tree", plumb("write-tree"), "-p", "HEAD", "-m", "mine")
+    git(reg.root, "update-ref", "HEAD", moved)
+    assert Git(reg.root).index_stamp() == stamp
+    with pytest.raises(Conflict, match=r"models/m/model\.yaml has uncommitted changes"):
+        reg.set_tag("m", "k", "v")
+    assert git(reg.root, "rev-parse", "HEAD").strip() == moved
