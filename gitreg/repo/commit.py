@@ -23,6 +23,11 @@ from gitreg.repo.git import Git
 # Git's index stamp (``Git.index_stamp``) and the commit whose tree it held exactly, left by
 # the last write that knew it; any later change to the index changes the stamp.
 MATCHED = "gitreg-index-matched"
+# Git writes a new shared index once 20% of the entries are new, but never for entries
+# changed in place: after a refresh of every file's stat data (a copied or restored work
+# tree) each write would rewrite all of them, +25 ms at 100,000 files. Past this many,
+# a write has git move them into a new shared index (~60 ms, once).
+RESPLIT = 5000
 
 
 class Committer:
@@ -97,8 +102,10 @@ class Committer:
             lock.crash_point("before_commit")  # every file written, nothing committed
             # The index keeps matching HEAD if it did and no one wrote it since the check.
             keep = not elsewhere and stamp is not None and self.git.index_stamp() == stamp
+            resplit = conf.get("core.splitindex") == "true" and _unshared(self.root) > RESPLIT
             with edit.writing():  # the trees, written meanwhile
-                self.git.update_index(paths)  # also writes the blobs the new trees name
+                # also writes the blobs the new trees name
+                self.git.update_index(paths, resplit=resplit)
                 stamp = self.git.index_stamp() if keep else None
             sha = objects.commit_tree(
                 self.git,
@@ -169,6 +176,17 @@ def _remember(root: Path, line: str) -> None:
 def _under(path: str, files: Mapping[str, object]) -> bool:
     """Whether ``path`` is one of ``files`` or inside one of them (as a pathspec matches)."""
     return path in files or any(path[:i] in files for i, c in enumerate(path) if c == "/")
+
+
+def _unshared(root: Path) -> int:
+    """How many entries git's index file holds itself: with a split index, those not in
+    the shared index (0 where it cannot tell)."""
+    try:
+        with open(root / ".git" / "index", "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return 0
+    return int.from_bytes(head[8:12], "big") if head[:4] == b"DIRC" else 0
 
 
 def _on_disk(root: Path, rel: str, hexlen: int) -> str | None:

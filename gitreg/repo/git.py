@@ -266,10 +266,12 @@ class Git:
             return None  # index.skipHash: no checksum to go by
         return f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}:{tail.hex()}"
 
-    def update_index(self, paths: Sequence[str]) -> None:
+    def update_index(self, paths: Sequence[str], resplit: bool = False) -> None:
         """Make the index entries of ``paths`` match the work tree (an absent file is
-        removed). Writes their blobs too, and refreshes their stat data."""
-        self.run("update-index", "--add", "--remove", "--", *paths)
+        removed). Writes their blobs too, and refreshes their stat data. ``resplit``
+        writes a new shared index (``core.splitIndex``) with every entry in it."""
+        split = ["--split-index"] if resplit else []
+        self.run("update-index", *split, "--add", "--remove", "--", *paths)
 
     def move_head(self, new: str, old: str, reflog: str) -> None:
         """Point HEAD's branch (or a detached HEAD) from commit ``old`` to ``new`` with a

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from conftest import git
 from gitreg import Registry
 from gitreg.errors import Conflict, GitError
 from gitreg.registry.template import init_registry
+from gitreg.repo import commit
 from gitreg.repo.commit import MATCHED
 from gitreg.repo.git import Git
 
@@ -220,3 +222,21 @@ def test_a_head_moved_under_an_unchanged_index_is_noticed(
     with pytest.raises(Conflict, match=r"models/m/model\.yaml has uncommitted changes"):
         reg.set_tag("m", "k", "v")
     assert git(reg.root, "rev-parse", "HEAD").strip() == moved
+
+
+def test_a_large_split_index_is_split_again(
+    reg: Registry, artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries refreshed in place stay in git's own index file, however many: a write
+    moves them into a new shared index once they pass ``RESPLIT``."""
+    monkeypatch.setattr(commit, "RESPLIT", 3)
+    for n in range(4):
+        reg.register(f"m{n}", artifact)
+    for path in (reg.root / "models").rglob("*.yaml"):
+        path.touch()
+    time.sleep(1.1)  # then no entry is racy: each one only gets its new stat data
+    git(reg.root, "update-index", "--refresh")
+    assert commit._unshared(reg.root) > 3
+    reg.register("m0", artifact)
+    assert commit._unshared(reg.root) <= 3
+    assert clean(reg.root)
