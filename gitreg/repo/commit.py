@@ -103,17 +103,24 @@ class Committer:
             # The index keeps matching HEAD if it did and no one wrote it since the check.
             keep = not elsewhere and stamp is not None and self.git.index_stamp() == stamp
             resplit = conf.get("core.splitindex") == "true" and _unshared(self.root) > RESPLIT
-            with edit.writing():  # the trees, written meanwhile
-                # also writes the blobs the new trees name
-                self.git.update_index(paths, resplit=resplit)
-                stamp = self.git.index_stamp() if keep else None
-            sha = objects.commit_tree(
-                self.git,
-                new_tree or self.git.run("mktree", input=b"").strip(),
-                parent,
-                f"{message}\n\nGitreg-Op: {op}",
-                sign=conf.get("commit.gpgsign") == "true",
-            )
+            # update-index also writes the blobs the new trees name; the trees and the
+            # commit are made meanwhile, and the blobs checked once it is done
+            job = self.git.start_update_index(paths, resplit=resplit)
+            try:
+                edit.write(blobs=False)
+                sha = objects.commit_tree(
+                    self.git,
+                    new_tree or self.git.run("mktree", input=b"").strip(),
+                    parent,
+                    f"{message}\n\nGitreg-Op: {op}",
+                    sign=conf.get("commit.gpgsign") == "true",
+                )
+            except BaseException:
+                job.result(check=False)  # waited for, never killed (see start_update_index)
+                raise
+            job.result()
+            stamp = self.git.index_stamp() if keep else None
+            edit.check_blobs()
             try:
                 self.git.move_head(sha, parent, f"commit: {message.partition(chr(10))[0]}")
             except GitError as e:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 
 from gitreg.errors import Conflict, GitError
@@ -136,31 +135,29 @@ class TreeEdit:
             self._new[sha] = raw
         return sha
 
-    def write(self) -> None:
-        """Write the trees ``plan()`` made, after checking that every blob they add is
-        in the repository; their ids must come out as planned."""
-        with self.writing():
-            pass
+    def write(self, blobs: bool = True) -> None:
+        """Write the trees ``plan()`` made; their ids must come out as planned. Then, if
+        ``blobs``, check that every blob they add is in the repository (``check_blobs``)."""
+        if self._new:
+            with tempfile.TemporaryDirectory(prefix="gitreg-trees-") as tmp:
+                names = []
+                for sha, raw in self._new.items():
+                    Path(tmp, sha).write_bytes(raw)
+                    names.append(f"{tmp}/{sha}\n")
+                got = self.git.run(
+                    "hash-object",
+                    "-w",
+                    "-t",
+                    "tree",
+                    "--stdin-paths",
+                    input="".join(names).encode(),
+                ).split()
+            if got != list(self._new):
+                raise GitError("git wrote other trees than planned; nothing was committed")
+        if blobs:
+            self.check_blobs()
 
-    @contextmanager
-    def writing(self) -> Iterator[None]:
-        """``write()``, by a git process that runs while the block does (the block may
-        write the blobs, which are checked when it ends)."""
-        with tempfile.TemporaryDirectory(prefix="gitreg-trees-") as tmp:
-            for sha, raw in self._new.items():
-                Path(tmp, sha).write_bytes(raw)
-            job = None
-            if self._new:
-                names = [f"{tmp}/{sha}" for sha in self._new]
-                job = self.git.start("hash-object", "-w", "-t", "tree", "--", *names)
-            try:
-                yield
-                got = job.result().split() if job else []
-            finally:
-                if job:
-                    job.cancel()
-        if got != list(self._new):
-            raise GitError("git wrote other trees than planned; nothing was committed")
+    def check_blobs(self) -> None:
         missing = [b for b in sorted(self._blobs) if self.git.cat(b) is None]
         if missing:
             raise GitError(f"blob {missing[0]} was not written; nothing was committed")
