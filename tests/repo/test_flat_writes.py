@@ -240,3 +240,21 @@ def test_a_large_split_index_is_split_again(
     reg.register("m0", artifact)
     assert commit._unshared(reg.root) <= 3
     assert clean(reg.root)
+
+
+def test_a_commit_that_fails_while_git_updates_its_index_leaves_no_lock(
+    reg: Registry, artifact: Path
+) -> None:
+    """update-index runs while the commit is made: when that fails (here gpg), the write
+    waits for update-index, so no index.lock is left, and puts the files back."""
+    reg.register("m", artifact)
+    head = git(reg.root, "rev-parse", "HEAD")
+    git(reg.root, "config", "commit.gpgsign", "true")
+    git(reg.root, "config", "gpg.program", "false")
+    with pytest.raises(GitError, match="commit-tree"):
+        reg.register("m", artifact)
+    assert not (reg.root / ".git/index.lock").exists()
+    assert git(reg.root, "rev-parse", "HEAD") == head and clean(reg.root)
+    assert not (reg.root / "models/m/versions/2.yaml").exists()
+    git(reg.root, "config", "commit.gpgsign", "false")
+    assert reg.register("m", artifact).version == 2 and clean(reg.root)
