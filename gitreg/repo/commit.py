@@ -69,7 +69,7 @@ class Committer:
             "config", "-z", "--type=bool", "--get-regexp", r"^(commit\.gpgsign|core\.splitindex)$"
         )
         try:
-            # Both run while the work tree is compared with HEAD here.
+            # Git answers while the work tree is compared with HEAD here.
             edit = objects.TreeEdit(self.git, tree)
             stale = [
                 p for p in paths if _on_disk(self.root, p, edit.hexlen) != _blob(edit.entry(p))

@@ -144,14 +144,8 @@ class TreeEdit:
                 for sha, raw in self._new.items():
                     Path(tmp, sha).write_bytes(raw)
                     names.append(f"{tmp}/{sha}\n")
-                got = self.git.run(
-                    "hash-object",
-                    "-w",
-                    "-t",
-                    "tree",
-                    "--stdin-paths",
-                    input="".join(names).encode(),
-                ).split()
+                args = ("hash-object", "-w", "-t", "tree", "--stdin-paths")
+                got = self.git.run(*args, input="".join(names).encode()).split()
             if got != list(self._new):
                 raise GitError("git wrote other trees than planned; nothing was committed")
         if blobs:
