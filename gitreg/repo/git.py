@@ -266,10 +266,14 @@ class Git:
             return None  # index.skipHash: no checksum to go by
         return f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}:{tail.hex()}"
 
-    def update_index(self, paths: Sequence[str]) -> None:
-        """Make the index entries of ``paths`` match the work tree (an absent file is
-        removed). Writes their blobs too, and refreshes their stat data."""
-        self.run("update-index", "--add", "--remove", "--", *paths)
+    def start_update_index(self, paths: Sequence[str], resplit: bool = False) -> Pending:
+        """In the background: make the index entries of ``paths`` match the work tree (an
+        absent file is removed), writing their blobs and refreshing their stat data.
+        ``resplit`` writes a new shared index (``core.splitIndex``) with every entry in it.
+        Wait for it with ``result()``, never ``cancel()``: a killed update-index leaves
+        ``index.lock`` behind."""
+        split = ["--split-index"] if resplit else []
+        return self.start("update-index", *split, "--add", "--remove", "--", *paths)
 
     def move_head(self, new: str, old: str, reflog: str) -> None:
         """Point HEAD's branch (or a detached HEAD) from commit ``old`` to ``new`` with a

@@ -44,18 +44,28 @@ class TreeEdit:
         self.hexlen = len(tree) if tree else 40
         self._new: dict[str, bytes] = {}  # id -> raw tree, children first
         self._blobs: set[str] = set()
+        self._got: dict[str, tuple[str, str, bytes] | None] = {}  # what cat() said, by spec
+
+    def _cat(self, spec: str) -> tuple[str, str, bytes] | None:
+        """``Git.cat``, asked once per spec: a spec names a tree by id, so its answer
+        never changes (a tree found by name is kept under its id too)."""
+        if spec not in self._got:
+            got = self._got[spec] = self.git.cat(spec)
+            if got is not None and got[1] == "tree":
+                self._got[got[0]] = got
+        return self._got[spec]
 
     def _raw(self, tree: str | None) -> bytes:
         if tree is None:
             return b""
-        got = self.git.cat(tree)
+        got = self._cat(tree)
         if got is None or got[1] != "tree":
             raise GitError(f"git object {tree} is not a readable tree")
         return got[2]
 
     def _find(self, tree: str | None, raw: bytes, name: str) -> tuple[int, int, Entry] | None:
         """Where the entry ``name`` of ``tree`` stands in ``raw``: (start, end, entry)."""
-        got = self.git.cat(f"{tree}:{name}") if tree and "/" not in name else None
+        got = self._cat(f"{tree}:{name}") if tree and "/" not in name else None
         if got is None:
             return None
         # The name followed by the entry's whole object id cannot occur anywhere else.
@@ -72,11 +82,14 @@ class TreeEdit:
         return at - len(mode), at + len(key), (mode, got[0])
 
     def entry(self, path: str) -> Entry | None:
-        """``(mode, id)`` at ``path`` in the tree, or None."""
-        folder, _, leaf = path.rpartition("/")
-        parent = self.git.cat(f"{self.tree}:{folder}") if folder else None
-        tree = (parent[0] if parent and parent[1] == "tree" else None) if folder else self.tree
-        found = self._find(tree, self._raw(tree), leaf) if tree else None
+        """``(mode, id)`` at ``path`` in the tree, or None. Found folder by folder, as
+        ``plan`` will look again (then from what is already read)."""
+        tree, found = self.tree, None
+        for name in path.split("/"):
+            found = self._find(tree, self._raw(tree), name) if tree else None
+            if found is None:
+                return None
+            tree = found[2][1] if found[2][0] == _TREE_MODE else None
         return found[2] if found else None
 
     def plan(self, changes: Mapping[str, str | None]) -> str | None:
@@ -122,24 +135,26 @@ class TreeEdit:
             self._new[sha] = raw
         return sha
 
-    def write(self) -> None:
-        """Write the trees ``plan()`` made, after checking that every blob they add is
-        in the repository; their ids must come out as planned."""
+    def write(self, blobs: bool = True) -> None:
+        """Write the trees ``plan()`` made; their ids must come out as planned. Then, if
+        ``blobs``, check that every blob they add is in the repository (``check_blobs``)."""
+        if self._new:
+            with tempfile.TemporaryDirectory(prefix="gitreg-trees-") as tmp:
+                names = []
+                for sha, raw in self._new.items():
+                    Path(tmp, sha).write_bytes(raw)
+                    names.append(f"{tmp}/{sha}\n")
+                args = ("hash-object", "-w", "-t", "tree", "--stdin-paths")
+                got = self.git.run(*args, input="".join(names).encode()).split()
+            if got != list(self._new):
+                raise GitError("git wrote other trees than planned; nothing was committed")
+        if blobs:
+            self.check_blobs()
+
+    def check_blobs(self) -> None:
         missing = [b for b in sorted(self._blobs) if self.git.cat(b) is None]
         if missing:
             raise GitError(f"blob {missing[0]} was not written; nothing was committed")
-        if not self._new:
-            return
-        with tempfile.TemporaryDirectory(prefix="gitreg-trees-") as tmp:
-            names = []
-            for sha, raw in self._new.items():
-                Path(tmp, sha).write_bytes(raw)
-                names.append(f"{tmp}/{sha}\n")
-            got = self.git.run(
-                "hash-object", "-w", "-t", "tree", "--stdin-paths", input="".join(names).encode()
-            ).split()
-        if got != list(self._new):
-            raise GitError("git wrote other trees than planned; nothing was committed")
 
 
 _ENTRY = re.compile(rb"([0-7]+) ([^\0]*)\0(.{20})", re.S)

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,9 @@ from conftest import git
 from gitreg import Registry
 from gitreg.errors import Conflict, GitError
 from gitreg.registry.template import init_registry
+from gitreg.repo import commit
+from gitreg.repo.commit import MATCHED
+from gitreg.repo.git import Git
 
 
 def clean(root: Path) -> bool:
@@ -166,3 +172,89 @@ def test_many_entries_in_one_folder(reg: Registry, artifact: Path) -> None:
         reg.register(f"x{i:02d}", artifact)
         assert clean(reg.root)
     git(reg.root, "fsck", "--strict", "--no-dangling")
+
+
+def traced(root: Path, monkeypatch: pytest.MonkeyPatch, write: Callable[[], object]) -> str:
+    """The git commands ``write`` ran (git's own trace)."""
+    trace = root.parent / "trace.txt"
+    trace.unlink(missing_ok=True)
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+    write()
+    monkeypatch.delenv("GIT_TRACE")
+    return trace.read_text()
+
+
+def test_the_index_is_read_again_only_after_it_changed(
+    reg: Registry, artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reg.register("m", artifact)
+    head = git(reg.root, "rev-parse", "HEAD").strip()
+    assert (reg.root / ".git" / MATCHED).read_text() == f"{Git(reg.root).index_stamp()} {head}"
+    assert "diff-index" not in traced(reg.root, monkeypatch, lambda: reg.register("m", artifact))
+    git(reg.root, "update-index", "--force-write-index")  # the same entries, but rewritten
+    assert "diff-index" in traced(reg.root, monkeypatch, lambda: reg.set_tag("m", "k", "v"))
+    assert "diff-index" not in traced(reg.root, monkeypatch, lambda: reg.set_tag("m", "k", "w"))
+    assert clean(reg.root)
+
+
+def test_a_head_moved_under_an_unchanged_index_is_noticed(
+    reg: Registry, artifact: Path, tmp_path: Path
+) -> None:
+    """HEAD moved by plumbing leaves git's index as it was, so it no longer matches HEAD:
+    a path it holds otherwise is a staged change, refused as ever."""
+    reg.register("m", artifact)
+    stamp = Git(reg.root).index_stamp()
+    model = reg.root / "models/m/model.yaml"
+    model.write_bytes(model.read_bytes() + b"# mine\n")
+    other = {**os.environ, "GIT_INDEX_FILE": str(tmp_path / "other-index")}
+
+    def plumb(*args: str) -> str:
+        out = subprocess.run(
+            ["git", *args], cwd=reg.root, env=other, capture_output=True, check=True
+        )
+        return out.stdout.decode().strip()
+
+    plumb("read-tree", "HEAD")
+    plumb("update-index", "models/m/model.yaml")
+    moved = plumb("commit-tree", plumb("write-tree"), "-p", "HEAD", "-m", "mine")
+    git(reg.root, "update-ref", "HEAD", moved)
+    assert Git(reg.root).index_stamp() == stamp
+    with pytest.raises(Conflict, match=r"models/m/model\.yaml has uncommitted changes"):
+        reg.set_tag("m", "k", "v")
+    assert git(reg.root, "rev-parse", "HEAD").strip() == moved
+
+
+def test_a_large_split_index_is_split_again(
+    reg: Registry, artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries refreshed in place stay in git's own index file, however many: a write
+    moves them into a new shared index once they pass ``RESPLIT``."""
+    monkeypatch.setattr(commit, "RESPLIT", 3)
+    for n in range(4):
+        reg.register(f"m{n}", artifact)
+    for path in (reg.root / "models").rglob("*.yaml"):
+        path.touch()
+    time.sleep(1.1)  # then no entry is racy: each one only gets its new stat data
+    git(reg.root, "update-index", "--refresh")
+    assert commit._unshared(reg.root) > 3
+    reg.register("m0", artifact)
+    assert commit._unshared(reg.root) <= 3
+    assert clean(reg.root)
+
+
+def test_a_commit_that_fails_while_git_updates_its_index_leaves_no_lock(
+    reg: Registry, artifact: Path
+) -> None:
+    """update-index runs while the commit is made: when that fails (here gpg), the write
+    waits for update-index, so no index.lock is left, and puts the files back."""
+    reg.register("m", artifact)
+    head = git(reg.root, "rev-parse", "HEAD")
+    git(reg.root, "config", "commit.gpgsign", "true")
+    git(reg.root, "config", "gpg.program", "false")
+    with pytest.raises(GitError, match="commit-tree"):
+        reg.register("m", artifact)
+    assert not (reg.root / ".git/index.lock").exists()
+    assert git(reg.root, "rev-parse", "HEAD") == head and clean(reg.root)
+    assert not (reg.root / "models/m/versions/2.yaml").exists()
+    git(reg.root, "config", "commit.gpgsign", "false")
+    assert reg.register("m", artifact).version == 2 and clean(reg.root)
