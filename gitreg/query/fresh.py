@@ -60,16 +60,18 @@ class Check:
         self, idx: Index, root: Path, meanwhile: Callable[[], object] | None = None
     ) -> bool:
         """Whether the index still holds what every registry path of the work tree holds.
-        ``meanwhile`` runs while git compares the files, if the folders are as marked."""
+        ``meanwhile`` runs while git compares the files, if the index was marked for this
+        git index (before the folders are looked at: they would contend with git's own
+        look at every file)."""
         if self.stamp is None or self.unstaged is None:
             return False
         db = idx.connection()
-        ok = db is not None and _marked(db, self.stamp, root)
-        if not ok:
+        dirs = None if db is None else _marked(db, self.stamp)
+        if dirs and meanwhile is not None:
+            meanwhile()
+        if not dirs or not folders_unchanged(root, dirs):
             self._start_staged()  # it runs beside the walk, for mark()
             return False
-        if meanwhile is not None:
-            meanwhile()
         changed = self._changed()
         return changed == set() and self.git.index_stamp() == self.stamp
 
@@ -122,15 +124,16 @@ class Check:
         return {p for p in out.split("\0") if p}
 
 
-def _marked(db: sqlite3.Connection, stamp: str, root: Path) -> bool:
+def _marked(db: sqlite3.Connection, stamp: str) -> list[tuple[str, str]] | None:
+    """The folders (path, signature) the index was marked with for git's index ``stamp``,
+    or None if it was not."""
     try:
         row = db.execute("SELECT value FROM meta WHERE key = 'clean'").fetchone()
         if row is None or row[0] != stamp:
-            return False
-        dirs = db.execute("SELECT path, sig FROM dirs").fetchall()
+            return None
+        return db.execute("SELECT path, sig FROM dirs").fetchall() or None
     except sqlite3.DatabaseError:
-        return False
-    return bool(dirs) and folders_unchanged(root, dirs)
+        return None
 
 
 def _covered(folder: str, dirs: Sigs) -> bool:

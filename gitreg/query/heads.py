@@ -1,8 +1,9 @@
 """What ``gitreg list`` shows, answered by SQL: each model's newest version number in each
-stage, as one aggregate over the query index, so that 100,000 versions are never read
+stage, which the query index keeps as a table, so that 100,000 versions are never read
 back as records (``Reader.stage_heads``). The index is first brought up to date with
 the work tree (``Index.refresh``), which stores with each path its model name and
-number, and its record's name, version and stage, as columns. Where anything is off (a
+number, and its record's name, version and stage, as columns, and keeps each model's
+record and newest version in each stage beside them. Where anything is off (a
 record whose name or number is not its path's, a record missing, an index that could
 not be written) the answer is None and the caller reads the slow way, which says what
 is wrong."""
@@ -15,11 +16,8 @@ from pathlib import Path
 
 from gitreg.query.index import MISPLACED, Index
 
-_MODELS = (
-    "SELECT b.data FROM files f JOIN blobs b ON b.oid = f.oid WHERE f.number IS NULL"
-    " ORDER BY f.model"
-)
-_HEADS = "SELECT model, stage, max(version) FROM files WHERE number > 0 GROUP BY model, stage"
+_MODELS = "SELECT data FROM model_records ORDER BY model"
+_HEADS = "SELECT model, stage, version FROM stage_heads"
 Heads = list[tuple[dict[str, object], list[tuple[int, str]]]]
 
 

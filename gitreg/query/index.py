@@ -38,7 +38,7 @@ from gitreg.query.walk import RACY_NS, in_layout
 
 __all__ = ["Index", "blob_id", "in_layout", "open_index"]
 
-FORMAT = f"5 marshal{marshal.version} py{sys.version_info[0]}.{sys.version_info[1]}"
+FORMAT = f"6 marshal{marshal.version} py{sys.version_info[0]}.{sys.version_info[1]}"
 # Not index.sqlite: gitreg before format 2 kept its index there, and on meeting a newer
 # format it empties the tables but cannot insert into their new columns, so it would
 # never cache again; each keeps its own file instead.
@@ -57,13 +57,17 @@ CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, sig TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS metrics (
     oid TEXT NOT NULL, key TEXT NOT NULL, value, nan INTEGER NOT NULL, PRIMARY KEY (oid, key)
 );
+CREATE TABLE IF NOT EXISTS stage_heads (
+    model TEXT NOT NULL, stage TEXT, version INTEGER, PRIMARY KEY (model, stage)
+);
+CREATE TABLE IF NOT EXISTS model_records (model TEXT PRIMARY KEY, data BLOB NOT NULL);
 """
 # what SQL answers look up by (query.heads, query.ordered, query.texts, query.fresh)
 _INDEXES = {
     "metric_values": "metrics (key, value)",
     "racy": "files (path) WHERE sig = ''",
     "model_files": "files (model) WHERE number IS NULL",
-    "heads": "files (model, stage, version) WHERE number > 0",
+    "stage_versions": "files (model, stage, version) WHERE number > 0",
     "newest": "files (model, number DESC) WHERE number > 0",
     "blob_files": "files (oid)",
     "misplaced": "files (path) WHERE name IS NULL OR name IS NOT model"
@@ -77,7 +81,16 @@ MISPLACED = (
     "SELECT path FROM files WHERE name IS NULL OR name IS NOT model OR "
     "(number > 0 AND version IS NOT number) LIMIT 1"
 )
-_TABLES = ("meta", "blobs", "files", "texts", "dirs", "metrics")
+_TABLES = ("meta", "blobs", "files", "texts", "dirs", "metrics", "stage_heads", "model_records")
+# what gitreg list reads (query.heads), kept up to date with the files of each model saved
+_HEADS_OF = (
+    "INSERT OR REPLACE INTO stage_heads SELECT model, stage, max(version) FROM files"
+    " WHERE number > 0{} GROUP BY model, stage"
+)
+_MODELS_OF = (
+    "INSERT OR REPLACE INTO model_records SELECT f.model, b.data FROM files f"
+    " JOIN blobs b ON b.oid = f.oid WHERE f.number IS NULL AND f.model IS NOT NULL{}"
+)
 _DROP = "".join(f"DROP TABLE IF EXISTS {t};" for t in _TABLES)
 Build = Callable[[str, bytes], Any]  # (registry path, stored record: marshal of its dict) -> object
 
@@ -357,6 +370,8 @@ class Index:
                 db.executemany("DELETE FROM files WHERE path = ?", ((p,) for p in gone))
                 for name, on in _INDEXES.items() if bulk else ():
                     db.execute(f"CREATE INDEX {name} ON {on}")
+                touched = {m for p in [*files, *gone] if (m := _place(p)[0]) is not None}
+                _summarise(db, None if bulk or len(touched) > _BULK // 20 else touched)
                 self._prune(db)
             return True
         except sqlite3.DatabaseError:
@@ -372,6 +387,21 @@ class Index:
             db.execute("DELETE FROM blobs WHERE oid NOT IN (SELECT oid FROM files)")
             db.execute("DELETE FROM texts WHERE oid NOT IN (SELECT oid FROM files)")
             db.execute("DELETE FROM metrics WHERE oid NOT IN (SELECT oid FROM files)")
+
+
+def _summarise(db: sqlite3.Connection, models: set[str] | None) -> None:
+    """Bring ``stage_heads`` and ``model_records`` up to date for ``models`` (all if None)."""
+    if models is None:
+        db.execute("DELETE FROM stage_heads")
+        db.execute("DELETE FROM model_records")
+        db.execute(_HEADS_OF.format(""))
+        db.execute(_MODELS_OF.format(""))
+        return
+    for model in models:
+        db.execute("DELETE FROM stage_heads WHERE model = ?", (model,))
+        db.execute(_HEADS_OF.format(" AND model = ?"), (model,))
+        db.execute("DELETE FROM model_records WHERE model = ?", (model,))
+        db.execute(_MODELS_OF.format(" AND f.model = ?"), (model,))
 
 
 def _columns(

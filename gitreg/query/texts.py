@@ -35,7 +35,7 @@ def text_of(data: dict[str, Any]) -> str:
 def with_aliases(text: str, aliases: Sequence[str]) -> str:
     """``text`` with ``"aliases"`` as its last key: ``render_item({**data, "aliases":
     list(aliases)})`` for the ``data`` that ``text`` is the text of."""
-    listed = render_at(list(aliases), "    ")
+    listed = render_at(list(aliases), "    ") if aliases else "[]"  # most versions have none
     return text[: -len(_CLOSE)] + ',\n    "aliases": ' + listed + _CLOSE
 
 
