@@ -280,7 +280,7 @@ def test_cli_json_and_real_subprocess_server(reg: Registry, tmp_path: Path) -> N
 
 
 def test_template_site_workflow_is_hardened() -> None:
-    from test_template import TEMPLATE, hardening_problems, load
+    from registry.test_template import TEMPLATE, hardening_problems, load  # tests/ is on the path
 
     doc = load(TEMPLATE / ".github/workflows/site.yml")
     assert doc["on"] == {"push": {"branches": ["main"]}}
