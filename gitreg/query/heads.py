@@ -12,26 +12,29 @@ from __future__ import annotations
 
 import marshal
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from gitreg.query.index import MISPLACED, Index
 
 _MODELS = "SELECT data FROM model_records ORDER BY model"
 _HEADS = "SELECT model, stage, version FROM stage_heads"
-Heads = list[tuple[dict[str, object], list[tuple[int, str]]]]
+Heads = list[tuple[Any, list[tuple[int, str]]]]
 
 
-def worktree_heads(idx: Index, root: Path) -> Heads | None:
-    """Each model's record (as stored), by name, with the (number, stage) of its newest
-    version in each stage, oldest first; or None: ask the slow way. Read while git
-    checks the work tree, and again if bringing the index up to date changed it."""
+def worktree_heads(idx: Index, root: Path, build: Callable[[dict[str, Any]], Any]) -> Heads | None:
+    """``build(record)`` of each model's record, by name, with the (number, stage) of its
+    newest version in each stage, oldest first; or None: ask the slow way. Read (and
+    built) while git checks the work tree, and again if bringing the index up to date
+    changed it."""
     early: list[Heads | None] = []
-    if not idx.refresh(root, lambda: early.append(_read(idx))):
+    if not idx.refresh(root, lambda: early.append(_read(idx, build))):
         return None
-    return early[0] if early and not idx.changed else _read(idx)
+    return early[0] if early and not idx.changed else _read(idx, build)
 
 
-def _read(idx: Index) -> Heads | None:
+def _read(idx: Index, build: Callable[[dict[str, Any]], Any]) -> Heads | None:
     db = idx.connection()
     if db is None:
         return None
@@ -46,4 +49,4 @@ def _read(idx: Index) -> Heads | None:
             records = [marshal.loads(data) for (data,) in db.execute(_MODELS)]
     except sqlite3.DatabaseError:
         return None
-    return [(r, sorted(newest.get(r["name"], []))) for r in records]
+    return [(build(r), sorted(newest.get(r["name"], []))) for r in records]

@@ -184,14 +184,10 @@ class Reader:
             return None
         from gitreg.query import heads  # noqa: PLC0415 (only gitreg list asks for it)
 
-        found = heads.worktree_heads(self._index, self.root)
+        found = heads.worktree_heads(self._index, self.root, RegisteredModel.from_index)
         if found is None:
             return None
-        out = []
-        for record, newest in found:
-            model = RegisteredModel.from_index(record)
-            out.append((model, [Head(model.name, v, s) for v, s in newest]))
-        return out
+        return [(m, [Head(m.name, v, s) for v, s in newest]) for m, newest in found]
 
     def _catalog(
         self,

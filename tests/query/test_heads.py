@@ -133,6 +133,6 @@ def test_without_a_writable_index_the_slow_way_answers(
     add_untracked(filled)
     monkeypatch.setattr(index.Index, "_save", lambda *a, **k: False)
     view = RegistryView(filled.root)
-    assert heads.worktree_heads(view._index, filled.root) is None  # type: ignore[arg-type]
+    assert heads.worktree_heads(view._index, filled.root, dict) is None  # type: ignore[arg-type]
     got = [(m.name, [(h.version, h.stage) for h in hs]) for m, hs in view.stage_heads()]
     assert got == slow(filled.root)
