@@ -22,7 +22,6 @@ and float, checked before they were stored, and marshal decodes them 2x faster t
 from __future__ import annotations
 
 import marshal
-import math
 import sqlite3
 import sys
 import time
@@ -33,7 +32,7 @@ from typing import Any
 from gitreg.files.tree import read_regular
 from gitreg.layout import parse_path
 from gitreg.query import fresh, parsing, walk
-from gitreg.query.parsing import blob_id, chunks, parse, parse_all
+from gitreg.query.parsing import blob_id, chunks, columns, parse, parse_all
 from gitreg.query.walk import RACY_NS, in_layout
 
 __all__ = ["Index", "blob_id", "in_layout", "open_index"]
@@ -359,7 +358,7 @@ class Index:
                 metrics: list[tuple[str, str, int | float | None, int]] = []
                 db.executemany(
                     "INSERT OR IGNORE INTO blobs VALUES (?, ?, ?, ?, ?)",
-                    ((o, d, *_columns(o, marshal.loads(d), metrics)) for o, d in blobs.items()),
+                    ((o, d, *columns(o, marshal.loads(d), metrics)) for o, d in blobs.items()),
                 )
                 db.executemany("INSERT OR IGNORE INTO metrics VALUES (?, ?, ?, ?)", metrics)
                 db.executemany(
@@ -402,30 +401,6 @@ def _summarise(db: sqlite3.Connection, models: set[str] | None) -> None:
         db.execute(_HEADS_OF.format(" AND model = ?"), (model,))
         db.execute("DELETE FROM model_records WHERE model = ?", (model,))
         db.execute(_MODELS_OF.format(" AND f.model = ?"), (model,))
-
-
-def _columns(
-    oid: str, record: dict[str, Any], metrics: list[tuple[str, str, int | float | None, int]]
-) -> tuple[str | None, int | None, str | None]:
-    """A record's name, and a version's number and stage (None for a model); its metrics'
-    rows go to ``metrics``."""
-    metrics.extend(_metrics(oid, record))
-    if "stage" not in record:
-        return record.get("name"), None, None
-    return record.get("name"), record.get("version"), record.get("stage")
-
-
-def _metrics(
-    oid: str, record: dict[str, Any]
-) -> Iterator[tuple[str, str, int | float | None, int]]:
-    """A version record's metrics as rows (blob id, key, value, NaN): numbers as the search
-    compares them (a NaN is present but equal to nothing; SQLite would store it as NULL,
-    so it says so beside it), anything else as absent."""
-    for key, v in (record.get("metrics") or {}).items():
-        if isinstance(v, float):
-            yield oid, key, None if math.isnan(v) else v, int(math.isnan(v))
-        elif isinstance(v, int) and not isinstance(v, bool):
-            yield oid, key, v if -(2**63) <= v < 2**63 else float(v), 0
 
 
 def _place(path: str) -> tuple[str | None, int | None]:

@@ -1,10 +1,12 @@
 """Turning registry files into the records the query index stores: each file parsed with
-the hardened loader and checked, then marshalled; on every core when there are many (the
-first query after a clone parses every file)."""
+the hardened loader and checked, then marshalled, on every core when there are many (the
+first query after a clone parses every file); and a record into its SQL columns and
+metric rows."""
 
 from __future__ import annotations
 
 import marshal
+import math
 import os
 from collections.abc import Collection, Iterator
 from typing import Any
@@ -118,3 +120,30 @@ def blob_id(raw: bytes) -> str:
 def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+# --- records as the index's SQL rows ---------------------------------------------
+
+
+def columns(
+    oid: str, record: dict[str, Any], metrics: list[tuple[str, str, int | float | None, int]]
+) -> tuple[str | None, int | None, str | None]:
+    """A record's name, and a version's number and stage (None for a model); its metrics'
+    rows go to ``metrics``."""
+    metrics.extend(_metric_rows(oid, record))
+    if "stage" not in record:
+        return record.get("name"), None, None
+    return record.get("name"), record.get("version"), record.get("stage")
+
+
+def _metric_rows(
+    oid: str, record: dict[str, Any]
+) -> Iterator[tuple[str, str, int | float | None, int]]:
+    """A version record's metrics as rows (blob id, key, value, NaN): numbers as the search
+    compares them (a NaN is present but equal to nothing; SQLite would store it as NULL,
+    so it says so beside it), anything else as absent."""
+    for key, v in (record.get("metrics") or {}).items():
+        if isinstance(v, float):
+            yield oid, key, None if math.isnan(v) else v, int(math.isnan(v))
+        elif isinstance(v, int) and not isinstance(v, bool):
+            yield oid, key, v if -(2**63) <= v < 2**63 else float(v), 0
