@@ -164,6 +164,7 @@ def recover(git: Git, root: Path, gdir: Path) -> list[str]:
 # git's own lock files at the top of .git (never gitreg's, nor config.lock: a person may be
 # editing the configuration)
 _GIT_LOCKS = ("index.lock", "HEAD.lock", "ORIG_HEAD.lock", "packed-refs.lock", "shallow.lock")
+_GITS = ("git", "git-remote-http", "git-receive-pack")  # what may hold a lock in a repository
 STALE_AFTER = 2.0  # seconds: a lock file a live git holds is short-lived, or it is gone
 
 
@@ -201,6 +202,19 @@ def _clear_stale_git_locks(root: Path, gdir: Path, journal: Path) -> None:
         lock_file.unlink(missing_ok=True)
 
 
+def clear_remote_locks(url: str) -> None:
+    """For a remote on this machine (a path or ``file://`` URL): remove the ref locks a
+    push killed with the git that served it left there, by the rule this repository's
+    own are removed by (no git working there, older than ``STALE_AFTER``). Without that
+    every later push loses a "race" against nobody."""
+    path = Path(url.removeprefix("file://")) if "://" not in url.removeprefix("file://") else None
+    if path is None or not path.is_absolute():
+        return
+    gdir = path if (path / "refs").is_dir() else path / ".git"
+    if (gdir / "refs").is_dir():
+        _clear_stale_git_locks(path, gdir, gdir / "no journal: nothing is removed without /proc")
+
+
 def _live_git(root: Path) -> bool:
     """Whether a git process other than this process's own children (best effort, Linux
     /proc) runs with its cwd in ``root``."""
@@ -212,7 +226,7 @@ def _live_git(root: Path) -> bool:
         if not pid.name.isdigit():
             continue
         try:
-            if (pid / "comm").read_text().strip() not in ("git", "git-remote-http"):
+            if (pid / "comm").read_text().strip() not in _GITS:
                 continue
             if (pid / "stat").read_text().rsplit(")", 1)[1].split()[1] == str(os.getpid()):
                 continue  # this process's own reader (``Git.cat``), not someone else's git

@@ -185,6 +185,7 @@ class _Loop:
                 return self._report(count, len(landed), lost)
             if outcome.status == "race":
                 lost += 1
+                lock.clear_remote_locks(self.git.remote_url(self.remote))
                 time.sleep(min(1.0, 0.02 * 2 ** min(attempt, 6)) * random.uniform(0.5, 1.5))
                 continue
             if outcome.status == "rejected":

@@ -486,3 +486,21 @@ def test_symlinked_store_file_verifies_as_mismatch(repo: Path, art: str, tmp_pat
     assert "MISMATCH" in proc.stdout, proc.stdout
     assert "Traceback" not in proc.stderr
     assert json.loads(proc.stdout)
+
+
+def test_a_push_killed_with_the_git_that_served_it_does_not_block_the_next(
+    two_clones: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """A remote on this machine keeps the ref locks of a push killed together with its
+    receive-pack; they are cleared as gitreg clears its own, and the next push lands."""
+    remote, a, _b = two_clones
+    for name in ("refs/heads/main.lock", "HEAD.lock"):
+        (remote / name).write_text("")
+        os.utime(remote / name, (time.time() - 60, time.time() - 60))
+    art = tmp_path / "m.bin"
+    art.write_bytes(b"m")
+    started = time.monotonic()
+    ok(gitreg(a, "register", "m", str(art), "--push"))
+    assert time.monotonic() - started < 15
+    assert not (remote / "refs/heads/main.lock").exists()
+    assert git(a, "rev-parse", "HEAD") == git(remote, "rev-parse", "main")
