@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gitreg.query.index import MISPLACED, Index
+from gitreg.query.index import Index
 
 _MODELS = "SELECT data FROM model_records ORDER BY model"
 _HEADS = "SELECT model, stage, version FROM stage_heads"
@@ -35,18 +35,16 @@ def worktree_heads(idx: Index, root: Path, build: Callable[[dict[str, Any]], Any
 
 
 def _read(idx: Index, build: Callable[[dict[str, Any]], Any]) -> Heads | None:
-    db = idx.connection()
+    db = idx.reading()
     if db is None:
         return None
     newest: dict[str, list[tuple[int, str]]] = {}
     try:
-        with db:  # one read transaction: the files as stored
-            db.execute("BEGIN")
-            if db.execute(MISPLACED).fetchone():
-                return None
-            for model, stage, version in db.execute(_HEADS):
-                newest.setdefault(model, []).append((version, stage))
-            records = [marshal.loads(data) for (data,) in db.execute(_MODELS)]
+        for model, stage, version in db.execute(_HEADS):
+            newest.setdefault(model, []).append((version, stage))
+        records = [marshal.loads(data) for (data,) in db.execute(_MODELS)]
     except sqlite3.DatabaseError:
         return None
+    finally:
+        db.rollback()  # only read
     return [(build(r), sorted(newest.get(r["name"], []))) for r in records]

@@ -76,7 +76,7 @@ _SCHEMA += "".join(f"CREATE INDEX IF NOT EXISTS {n} ON {on};" for n, on in _INDE
 _BULK = 10_000  # rows into an empty index: build the lookups after, not row by row
 # a record whose name or number is not its path's (or missing): SQL answers defer to the
 # slow way, which says where. Written as the partial index "misplaced", so that it uses it.
-MISPLACED = (
+_MISPLACED = (
     "SELECT path FROM files WHERE name IS NULL OR name IS NOT model OR "
     "(number > 0 AND version IS NOT number) LIMIT 1"
 )
@@ -264,6 +264,24 @@ class Index:
     def connection(self) -> sqlite3.Connection | None:  # for query.texts
         return self._connect()
 
+    def reading(self) -> sqlite3.Connection | None:
+        """The connection inside a read transaction, for SQL answers over what the last
+        refresh stored (the caller commits); None where there is no index, or where a
+        record is not where its path says (``_MISPLACED``): SQL answers then leave the
+        question to the ordinary reads, which say what is wrong."""
+        db = self._connect()
+        if db is None:
+            return None
+        try:
+            db.execute("BEGIN")
+            if not db.execute(_MISPLACED).fetchone():
+                return db
+            db.execute("COMMIT")
+        except sqlite3.DatabaseError:
+            if db.in_transaction:
+                db.rollback()
+        return None
+
     def _connect(self) -> sqlite3.Connection | None:
         if self._db is not None:
             return self._db
@@ -405,7 +423,7 @@ def _summarise(db: sqlite3.Connection, models: set[str] | None) -> None:
 
 def _place(path: str) -> tuple[str | None, int | None]:
     """The model a registry path belongs to, and its version number (None: model.yaml);
-    for a folder no valid name encodes to, no model: the path then counts as MISPLACED,
+    for a folder no valid name encodes to, no model: the path then counts as misplaced,
     and SQL answers leave the question to the ordinary reads, which pass such a folder
     by or say what is wrong."""
     where = parse_path(path)

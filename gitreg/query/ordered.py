@@ -6,7 +6,7 @@ The Python filter stays the judge. Every row SQL gives is still tested with
 ``search.Filter.matches``; SQL only sorts, and only drops rows the filter would drop too
 (see ``_pushed``); where SQL judges the whole filter it also applies the limit. Where the
 index cannot vouch for the work tree (``Index.refresh``) or a record is not where its
-path says (``index.MISPLACED``), the answer is None, and the caller searches the ordinary
+path says (``Index.reading``), the answer is None, and the caller searches the ordinary
 way, which says what is wrong.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 
 from gitreg.manifest import ModelVersion
 from gitreg.query import search
-from gitreg.query.index import MISPLACED, Index
+from gitreg.query.index import Index
 from gitreg.query.rows import VersionRow
 
 Found = tuple[ModelVersion, tuple[str, ...]]
@@ -44,16 +44,13 @@ def search_versions(  # noqa: PLR0913 (where, what, and what to note of it)
     planned = _queries(flt, order_by, max_results)
     if planned is None or not idx.refresh(root):
         return None
-    db = idx.connection()
+    db = idx.reading()
     if db is None:
         return None
     try:
-        db.execute("BEGIN")  # one read transaction: the files the refresh stored
-        if db.execute(MISPLACED).fetchone():
-            db.execute("COMMIT")
-            return None
         cursors = [db.execute(sql, args) for sql, args in planned]
     except sqlite3.DatabaseError:
+        db.rollback()
         return None
     return _stream(db, (row for rows in cursors for row in rows), flt, max_results, oids)
 

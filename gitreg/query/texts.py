@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitreg.files.tree import WorkTree
 from gitreg.layout import version_path
-from gitreg.query.index import MISPLACED, Index
+from gitreg.query.index import Index
 from gitreg.query.jsontext import render_at, render_item
 from gitreg.query.ordered import aliases_of
 
@@ -82,17 +82,14 @@ def _every_text(idx: Index, reader: Reader, max_results: int | None) -> Iterator
     says (then the ordinary search answers, or says what is wrong)."""
     if not isinstance(reader.tree, WorkTree) or not idx.refresh(reader.root):
         return None
-    db = idx.connection()
+    db = idx.reading()
     if db is None:
         return None
+    limit = "" if max_results is None else f" LIMIT {int(max_results)}"
     try:
-        db.execute("BEGIN")  # one read transaction: the files the refresh stored
-        if db.execute(MISPLACED).fetchone():
-            db.execute("COMMIT")
-            return None
-        limit = "" if max_results is None else f" LIMIT {int(max_results)}"
         rows = db.execute(_EVERY + limit)
     except sqlite3.DatabaseError:
+        db.rollback()
         return None
     return _stream(idx, db, rows)
 

@@ -83,7 +83,7 @@ def folders_unchanged(root: Path | str, folders: list[tuple[str, str]]) -> bool:
     try:
         for rel, want in folders:
             st = lstat(rel, dir_fd=fd)
-            if f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}" != want:  # sig()
+            if _signature(st) != want:
                 return False
             if not is_dir(st.st_mode):
                 return False
@@ -109,8 +109,11 @@ def lstat(full: str, rel: str, folder: bool = False) -> os.stat_result | None:
 
 
 def sig(st: os.stat_result) -> tuple[str, int]:
-    changed = max(st.st_mtime_ns, st.st_ctime_ns)
-    return f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}", changed
+    return _signature(st), max(st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _signature(st: os.stat_result) -> str:
+    return f"{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_size}:{st.st_ino}"
 
 
 def in_layout(path: str) -> bool:
