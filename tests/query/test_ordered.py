@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from search_reference import reference_search
 
 from gitreg import Registry
 from gitreg.errors import ManifestError
 from gitreg.query import ordered, search
-from gitreg.query.rows import VersionRow
 from gitreg.registry.template import init_registry
 
 
@@ -41,15 +41,7 @@ def reg(tmp_path_factory: pytest.TempPathFactory) -> Registry:
 
 
 def reference(reg: Registry, text: str, order: list[str], limit: int | None) -> list[Any]:
-    flt, rows = search.parse(text), []
-    for model, versions in reg.catalog():
-        for mv in versions:
-            aliases = tuple(sorted(a for a, v in model.aliases.items() if v == mv.version))
-            row = VersionRow(mv, aliases)
-            if flt.matches(row):
-                rows.append(row)
-    kept = search.sort_records(rows, order)[:limit]
-    return keys([(r.version, r.aliases) for r in kept])  # type: ignore[attr-defined]
+    return keys(reference_search(reg, text, order, limit))  # type: ignore[return-value]
 
 
 def keys(found: list[Any] | None) -> list[tuple[str, int, tuple[str, ...]]] | None:

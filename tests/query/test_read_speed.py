@@ -7,9 +7,9 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
+from search_reference import reference_search
 
 from gitreg import Registry
 from gitreg.errors import ManifestError
@@ -112,22 +112,6 @@ def test_a_write_skips_revalidating_an_unchanged_config_but_never_a_changed_one(
     cfg.write_text(cfg.read_text().replace("surprise: 1\n", ""))
     Registry(reg.root).set_tag("a", "k", "w")
     assert reg.get_model("a").tags == {"k": "w"}
-
-
-def reference_search(reg: Registry, text: str, order: list[str], limit: int | None) -> list[Any]:
-    """The plain evaluator: every version's row, filtered in Python, sorted in full."""
-    from gitreg.query import search
-    from gitreg.query.rows import VersionRow
-
-    flt, rows = search.parse(text), []
-    for model, versions in reg.catalog():
-        for mv in versions:
-            aliases = tuple(sorted(a for a, v in model.aliases.items() if v == mv.version))
-            row = VersionRow(mv, aliases)
-            if flt.matches(row):
-                rows.append(row)
-    kept = search.sort_records(rows, order)[:limit]
-    return [(r.version, r.aliases) for r in kept]  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("order", [[], ["metrics.auc DESC"], ["version_number"], ["name DESC"]])
