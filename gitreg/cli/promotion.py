@@ -69,6 +69,16 @@ def body_file_option(f: F) -> F:
     )(f)
 
 
+def show_branch(p: Proposal) -> None:
+    """Where a proposal went: its branch and commit, the pull request, and any notes."""
+    where = f", pushed to {p.pushed_to}" if p.pushed_to else ""
+    click.echo(f"branch: {p.branch} ({p.commit[:12]}{where})")
+    if p.url:
+        click.echo(f"pull request: {p.url}")
+    for note in p.notes:
+        click.echo(note)
+
+
 def show_proposal(
     p: Proposal, as_json: bool, check: str | None = None, body_file: Path | None = None
 ) -> None:
@@ -86,12 +96,7 @@ def show_proposal(
         click.echo(f"  {'ok  ' if r.ok else 'FAIL'} {r}")
     archived = "".join(f"; v{v} -> Archived" for v in p.archived)
     click.echo(f"{p.name} v{p.version}: {p.from_stage} -> {p.stage}{archived}")
-    where = f", pushed to {p.pushed_to}" if p.pushed_to else ""
-    click.echo(f"branch: {p.branch} ({p.commit[:12]}{where})")
-    if p.url:
-        click.echo(f"pull request: {p.url}")
-    for note in p.notes:
-        click.echo(note)
+    show_branch(p)
     if check:
         click.echo(f"CI runs: {check}")
 
@@ -273,9 +278,4 @@ def audit_accept(ctx: click.Context, commit: str, reason: str, local: bool) -> N
     """
     reg = open_registry(ctx)
     p = reg.accept_finding(commit, reason, push=not local, open_pr=not local)
-    where = f", pushed to {p.pushed_to}" if p.pushed_to else ""
-    click.echo(f"branch: {p.branch} ({p.commit[:12]}{where})")
-    if p.url:
-        click.echo(f"pull request: {p.url}")
-    for note in p.notes:
-        click.echo(note)
+    show_branch(p)
