@@ -11,6 +11,8 @@ import pytest
 from gitreg import Registry
 from gitreg.registry.template import init_registry
 
+pytest_plugins = ["webhook_receiver"]  # its receiver fixture, for the webhook tests
+
 
 @pytest.fixture(autouse=True)
 def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
 from conftest import git
 
 from gitreg import Registry
@@ -71,3 +73,18 @@ def check_mlflow_signature(headers: dict[str, str], body: bytes) -> None:
     assert abs(int(stamp) - time.time()) < 60
     expected = _generate_hmac_signature(SECRET, delivery, stamp, body.decode())
     assert headers["x-mlflow-signature"] == expected and expected.startswith("v1,")
+
+
+def direct(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy between a test and its receiver on 127.0.0.1, and the hooks' secret set."""
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A receiver for one test, closed after it."""
+    r = Receiver()
+    yield r
+    r.close()

@@ -4,7 +4,6 @@ no secret in git, and gitreg notify delivering MLflow's payload to a real receiv
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +28,6 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MLFLOW_WEBHOOK_ALLOWED_SCHEMES", "http,https")
     for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "http_proxy", "HTTP_PROXY"):
         monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture

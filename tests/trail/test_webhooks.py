@@ -6,13 +6,12 @@ import hashlib
 import hmac
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from webhook_receiver import SECRET, Receiver, configure
+from webhook_receiver import SECRET, Receiver, configure, direct
 
 from gitreg import Registry
 from gitreg.cli import cli
@@ -24,16 +23,7 @@ from gitreg.trail.webhooks import WebhookError, notify, sign
 
 @pytest.fixture(autouse=True)
 def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("HOOK_SECRET", SECRET)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
+    direct(monkeypatch)
 
 
 @pytest.fixture

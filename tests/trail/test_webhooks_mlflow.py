@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from conftest import git
-from webhook_receiver import SECRET, Receiver, check_mlflow_signature, configure, lower
+from webhook_receiver import Receiver, check_mlflow_signature, configure, direct, lower
 
 from gitreg import Registry
 from gitreg.cli import cli
@@ -21,16 +20,7 @@ from gitreg.registry.template import init_registry
 
 @pytest.fixture(autouse=True)
 def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("HOOK_SECRET", SECRET)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
+    direct(monkeypatch)
 
 
 @pytest.fixture
