@@ -504,3 +504,33 @@ def test_a_push_killed_with_the_git_that_served_it_does_not_block_the_next(
     assert time.monotonic() - started < 15
     assert not (remote / "refs/heads/main.lock").exists()
     assert git(a, "rev-parse", "HEAD") == git(remote, "rev-parse", "main")
+
+
+def test_a_live_gits_lock_in_the_remote_is_left_alone(
+    two_clones: tuple[Path, Path, Path],
+) -> None:
+    """While a git works in the remote (another client's push being served, say), its ref
+    lock is its own, however old; once none does, the stale lock goes."""
+    remote, _a, _b = two_clones
+
+    def clear(url: str) -> None:  # in another process: a git this one started is its own
+        code = f"from gitreg.repo import lock; lock.clear_remote_locks({url!r})"
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=30)
+
+    ref_lock = remote / "refs/heads/main.lock"
+    ref_lock.write_text("")
+    os.utime(ref_lock, (time.time() - 60,) * 2)
+    live = subprocess.Popen(  # a git that stays alive in the remote
+        ["git", "cat-file", "--batch"], cwd=remote, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL
+    )
+    try:
+        clear(remote.as_uri())
+        assert ref_lock.exists()
+    finally:
+        live.kill()
+        live.wait()
+    clear("git@example.com:acme/registry.git")  # not on this machine
+    assert ref_lock.exists()
+    clear(remote.as_uri())
+    assert not ref_lock.exists()
