@@ -265,10 +265,8 @@ class Index:
         return self._connect()
 
     def reading(self) -> sqlite3.Connection | None:
-        """The connection inside a read transaction, for SQL answers over what the last
-        refresh stored (the caller commits); None where there is no index, or where a
-        record is not where its path says (``_MISPLACED``): SQL answers then leave the
-        question to the ordinary reads, which say what is wrong."""
+        """The connection in a read transaction (the caller ends it) for SQL answers; None
+        without an index, or where a record is not where its path says (``_MISPLACED``)."""
         db = self._connect()
         if db is None:
             return None
